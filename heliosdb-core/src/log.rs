@@ -1,0 +1,235 @@
+//! The change log: one record per row change or schema change, written in the same redb
+//! transaction as the change itself.
+//!
+//! Log key: `commit_seq u64 BE ++ index u32 BE`, so the log reads in commit order and each
+//! commit's records are contiguous. Record, version 1:
+//! ```text
+//! u8      log record format (1)
+//! u8      op (see `Op`)
+//! u64 LE  commit HLC
+//! 16 B    origin node id
+//! u64 LE  origin sequence (the origin node's commit counter)
+//! u16 LE  table name length, then the name (UTF-8)
+//! u32 LE  key length, then the order-preserving key of the row (empty for schema ops)
+//! insert / update: u16 LE n, then n × (u32 LE column id, value)
+//! schema ops:      u32 LE length, then the postcard encoding of the op's payload
+//! ```
+//! An insert lists every column; an update lists only the columns whose value changed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::key;
+use crate::schema::{ColumnId, ColumnSchema, IndexSchema, TableSchema};
+use crate::value::{Reader, Value, encode_value};
+
+pub const LOG_FORMAT: u8 = 1;
+
+/// A node's stable identity: 16 random bytes, made when its database file is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub [u8; 16]);
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a record sits in the log. Records are ordered by `(commit_seq, index)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct LogPosition {
+    /// The local commit counter: 1 for the first commit that changed anything.
+    pub commit_seq: u64,
+    /// The record's place within its commit, from 0.
+    pub index: u32,
+}
+
+impl LogPosition {
+    /// The position just after every record of commit `commit_seq`: reading "after" it
+    /// yields the changes of later commits.
+    pub fn end_of_commit(commit_seq: u64) -> Self {
+        LogPosition { commit_seq, index: u32::MAX }
+    }
+
+    pub(crate) fn to_key(self) -> [u8; 12] {
+        let mut k = [0u8; 12];
+        k[..8].copy_from_slice(&self.commit_seq.to_be_bytes());
+        k[8..].copy_from_slice(&self.index.to_be_bytes());
+        k
+    }
+
+    pub(crate) fn from_key(k: &[u8]) -> Result<Self> {
+        let k: &[u8; 12] = k
+            .try_into()
+            .map_err(|_| Error::Corrupt(format!("change-log key of {} bytes", k.len())))?;
+        let (seq, index) = k.split_at(8);
+        Ok(LogPosition {
+            commit_seq: u64::from_be_bytes(seq.try_into().unwrap_or_default()),
+            index: u32::from_be_bytes(index.try_into().unwrap_or_default()),
+        })
+    }
+}
+
+/// What a change record did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new row; `columns` holds every column.
+    Insert { key: Vec<Value>, columns: Vec<(ColumnId, Value)> },
+    /// A changed row; `columns` holds only the columns whose value changed.
+    Update { key: Vec<Value>, columns: Vec<(ColumnId, Value)> },
+    Delete { key: Vec<Value> },
+    /// A schema change to the record's table.
+    Schema(SchemaChange),
+}
+
+/// A schema change, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaChange {
+    CreateTable(TableSchema),
+    DropTable,
+    RenameTable { to: String },
+    AddColumn(ColumnSchema),
+    CreateIndex(IndexSchema),
+    DropIndex { name: String },
+}
+
+/// One record of the change log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    pub position: LogPosition,
+    pub commit_ts: Hlc,
+    pub origin: NodeId,
+    pub origin_seq: u64,
+    /// The table's name when the change was made.
+    pub table: String,
+    pub change: Change,
+}
+
+const OP_INSERT: u8 = 1;
+const OP_UPDATE: u8 = 2;
+const OP_DELETE: u8 = 3;
+const OP_CREATE_TABLE: u8 = 10;
+const OP_DROP_TABLE: u8 = 11;
+const OP_RENAME_TABLE: u8 = 12;
+const OP_ADD_COLUMN: u8 = 13;
+const OP_CREATE_INDEX: u8 = 14;
+const OP_DROP_INDEX: u8 = 15;
+
+/// The fields every record of one commit shares.
+pub(crate) struct RecordHeader<'a> {
+    pub commit_ts: Hlc,
+    pub origin: NodeId,
+    pub origin_seq: u64,
+    pub table: &'a str,
+}
+
+fn put_header(h: &RecordHeader<'_>, op: u8, key: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(LOG_FORMAT);
+    out.push(op);
+    out.extend_from_slice(&h.commit_ts.0.to_le_bytes());
+    out.extend_from_slice(&h.origin.0);
+    out.extend_from_slice(&h.origin_seq.to_le_bytes());
+    out.extend_from_slice(&(h.table.len() as u16).to_le_bytes());
+    out.extend_from_slice(h.table.as_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+}
+
+/// Encodes an insert or update record straight from borrowed values.
+pub(crate) fn encode_row_change<'v>(
+    h: &RecordHeader<'_>,
+    is_insert: bool,
+    key: &[u8],
+    columns: impl ExactSizeIterator<Item = (ColumnId, &'v Value)>,
+    out: &mut Vec<u8>,
+) {
+    put_header(h, if is_insert { OP_INSERT } else { OP_UPDATE }, key, out);
+    out.extend_from_slice(&(columns.len() as u16).to_le_bytes());
+    for (id, v) in columns {
+        out.extend_from_slice(&id.to_le_bytes());
+        encode_value(v, out);
+    }
+}
+
+pub(crate) fn encode_delete(h: &RecordHeader<'_>, key: &[u8], out: &mut Vec<u8>) {
+    put_header(h, OP_DELETE, key, out);
+}
+
+/// Encodes a schema change.
+pub(crate) fn encode_schema_change(
+    h: &RecordHeader<'_>,
+    change: &SchemaChange,
+    out: &mut Vec<u8>,
+) {
+    let (op, payload) = match change {
+        SchemaChange::CreateTable(t) => (OP_CREATE_TABLE, postcard::to_stdvec(t)),
+        SchemaChange::DropTable => (OP_DROP_TABLE, Ok(Vec::new())),
+        SchemaChange::RenameTable { to } => (OP_RENAME_TABLE, postcard::to_stdvec(to)),
+        SchemaChange::AddColumn(c) => (OP_ADD_COLUMN, postcard::to_stdvec(c)),
+        SchemaChange::CreateIndex(i) => (OP_CREATE_INDEX, postcard::to_stdvec(i)),
+        SchemaChange::DropIndex { name } => (OP_DROP_INDEX, postcard::to_stdvec(name)),
+    };
+    // Serializing plain structs into a Vec cannot fail.
+    let payload = payload.unwrap_or_default();
+    put_header(h, op, &[], out);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&payload);
+}
+
+fn from_postcard<'a, T: Deserialize<'a>>(r: &mut Reader<'a>) -> Result<T> {
+    let len = r.u32()? as usize;
+    let bytes = r.take(len)?;
+    postcard::from_bytes(bytes).map_err(|e| r.corrupt(&format!("schema payload: {e}")))
+}
+
+/// Decodes a record stored at `position`.
+pub(crate) fn decode(position: LogPosition, bytes: &[u8]) -> Result<ChangeRecord> {
+    let mut r = Reader::new(bytes, "change record");
+    let format = r.u8()?;
+    if format != LOG_FORMAT {
+        return Err(r.corrupt(&format!("unknown change-record format {format}")));
+    }
+    let op = r.u8()?;
+    let commit_ts = Hlc(r.u64()?);
+    let origin = NodeId(r.array16()?);
+    let origin_seq = r.u64()?;
+    let name_len = r.u16()? as usize;
+    let table = std::str::from_utf8(r.take(name_len)?)
+        .map_err(|_| r.corrupt("table name not UTF-8"))?
+        .to_owned();
+    let key_len = r.u32()? as usize;
+    let key_bytes = r.take(key_len)?;
+    let row_key = || key::decode(key_bytes);
+    let columns = |r: &mut Reader<'_>| -> Result<Vec<(ColumnId, Value)>> {
+        let n = r.u16()? as usize;
+        let mut cols = Vec::with_capacity(n);
+        for _ in 0..n {
+            cols.push((r.u32()?, r.value_ref()?.to_owned()));
+        }
+        Ok(cols)
+    };
+    let change = match op {
+        OP_INSERT => Change::Insert { key: row_key()?, columns: columns(&mut r)? },
+        OP_UPDATE => Change::Update { key: row_key()?, columns: columns(&mut r)? },
+        OP_DELETE => Change::Delete { key: row_key()? },
+        OP_CREATE_TABLE => Change::Schema(SchemaChange::CreateTable(from_postcard(&mut r)?)),
+        OP_DROP_TABLE => {
+            r.take(4)?;
+            Change::Schema(SchemaChange::DropTable)
+        }
+        OP_RENAME_TABLE => Change::Schema(SchemaChange::RenameTable { to: from_postcard(&mut r)? }),
+        OP_ADD_COLUMN => Change::Schema(SchemaChange::AddColumn(from_postcard(&mut r)?)),
+        OP_CREATE_INDEX => Change::Schema(SchemaChange::CreateIndex(from_postcard(&mut r)?)),
+        OP_DROP_INDEX => Change::Schema(SchemaChange::DropIndex { name: from_postcard(&mut r)? }),
+        _ => return Err(r.corrupt(&format!("unknown change op {op}"))),
+    };
+    if !r.is_empty() {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    Ok(ChangeRecord { position, commit_ts, origin, origin_seq, table, change })
+}

@@ -1,0 +1,391 @@
+//! Snapshot reads: current rows, secondary indexes, history as of a past time, and the
+//! change log.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
+
+use crate::db::{HISTORY, INDEX, Inner, LOG, ROWS};
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::key;
+use crate::log::{self, ChangeRecord, LogPosition};
+use crate::row::{RowKey, StoredRow, row_header};
+use crate::schema::{Catalog, IndexSchema, TableSchema};
+use crate::value::Value;
+
+type RawReadTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
+type RawRange = redb::Range<'static, &'static [u8], &'static [u8]>;
+
+/// Turns bounds over key prefixes into byte bounds within a table's key space.
+pub(crate) fn key_bounds(
+    prefix: [u8; 4],
+    range: impl RangeBounds<[Value]>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let with_prefix = |values: &[Value]| {
+        let mut k = prefix.to_vec();
+        for v in values {
+            key::encode_into(v, &mut k);
+        }
+        k
+    };
+    let start = match range.start_bound() {
+        Bound::Included(v) => Bound::Included(with_prefix(v)),
+        Bound::Excluded(v) => Bound::Included(key::prefix_end(&with_prefix(v))),
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    };
+    let end = match range.end_bound() {
+        Bound::Included(v) => Bound::Excluded(key::prefix_end(&with_prefix(v))),
+        Bound::Excluded(v) => Bound::Excluded(with_prefix(v)),
+        Bound::Unbounded => Bound::Excluded(key::prefix_end(&prefix)),
+    };
+    (start, end)
+}
+
+/// The primary-key part of an index entry's key.
+pub(crate) fn index_entry_pk<'k>(entry: &'k [u8], index: &IndexSchema) -> Result<&'k [u8]> {
+    // Skip the index id and one encoded value per indexed column.
+    let mut rest = entry.get(4..).ok_or_else(|| Error::Corrupt("index key truncated".into()))?;
+    for _ in &index.columns {
+        rest = skip_key_value(rest)?;
+    }
+    Ok(rest)
+}
+
+fn skip_key_value(bytes: &[u8]) -> Result<&[u8]> {
+    // Decoding one value tells its length; keys are short, so this is cheap.
+    for end in 1..=bytes.len() {
+        if let Ok(v) = key::decode(&bytes[..end]) {
+            if v.len() == 1 {
+                return Ok(&bytes[end..]);
+            }
+        }
+    }
+    Err(Error::Corrupt("index key value truncated".into()))
+}
+
+/// A consistent snapshot of the database.
+pub struct ReadTxn {
+    inner: Arc<Inner>,
+    catalog: Arc<Catalog>,
+    horizon: Hlc,
+    rows: RawReadTable,
+    history: RawReadTable,
+    index: RawReadTable,
+    log: RawReadTable,
+}
+
+impl ReadTxn {
+    pub(crate) fn begin(inner: Arc<Inner>) -> Result<ReadTxn> {
+        let (txn, catalog, horizon) = {
+            // Taken with the lock DDL commits hold, so the snapshot and catalog agree.
+            let shared = inner.shared();
+            let txn = inner.redb.begin_read()?;
+            (txn, shared.catalog.clone(), inner.history_horizon(&shared))
+        };
+        Ok(ReadTxn {
+            catalog,
+            horizon,
+            rows: txn.open_table(ROWS)?,
+            history: txn.open_table(HISTORY)?,
+            index: txn.open_table(INDEX)?,
+            log: txn.open_table(LOG)?,
+            inner,
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn table(&self, name: &str) -> Result<&TableSchema> {
+        Ok(self.catalog.table(name)?)
+    }
+
+    fn row<'t>(
+        &self,
+        table: &'t TableSchema,
+        k: redb::AccessGuard<'static, &'static [u8]>,
+        v: redb::AccessGuard<'static, &'static [u8]>,
+        key_trim: usize,
+    ) -> StoredRow<'t> {
+        StoredRow { table, key_skip: 4, key_trim, key: RowKey::Guard(k), value: v }
+    }
+
+    /// The row with primary key `key` (the rowid for tables without a declared key).
+    pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<StoredRow<'_>>> {
+        let table = self.catalog.table(table)?;
+        let k = self.full_key(table, key)?;
+        Ok(self.rows.get(k.as_slice())?.map(|v| StoredRow {
+            table,
+            key_skip: 4,
+            key_trim: 0,
+            key: RowKey::Owned(k),
+            value: v,
+        }))
+    }
+
+    fn full_key(&self, table: &TableSchema, key: &[Value]) -> Result<Vec<u8>> {
+        if key.len() != table.key_len() {
+            return Err(Error::KeyArity {
+                table: table.name.clone(),
+                expected: table.key_len(),
+                found: key.len(),
+            });
+        }
+        let mut k = table.id.to_be_bytes().to_vec();
+        for v in key {
+            key::encode_into(v, &mut k);
+        }
+        Ok(k)
+    }
+
+    /// Rows in primary-key order within `range`; each bound is a key prefix, so
+    /// `[a]..=[a]` on a two-column key yields every row whose first key column is `a`.
+    pub fn scan(&self, table: &str, range: impl RangeBounds<[Value]>) -> Result<Scan<'_>> {
+        let table = self.catalog.table(table)?;
+        let (start, end) = key_bounds(table.id.to_be_bytes(), range);
+        let inner = self.rows.range::<&[u8]>((
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        ))?;
+        Ok(Scan { table, inner })
+    }
+
+    /// Rows whose index key lies in `range` (bounds are prefixes of the indexed columns),
+    /// in index order.
+    pub fn index_scan(
+        &self,
+        table: &str,
+        index: &str,
+        range: impl RangeBounds<[Value]>,
+    ) -> Result<IndexScan<'_>> {
+        let table = self.catalog.table(table)?;
+        let index = table.index(index).ok_or_else(|| Error::IndexNotFound(index.into()))?;
+        let (start, end) = key_bounds(index.id.to_be_bytes(), range);
+        let entries = self.index.range::<&[u8]>((
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        ))?;
+        Ok(IndexScan { txn: self, table, index, entries })
+    }
+
+    fn check_as_of(&self, at: Hlc) -> Result<()> {
+        if at < self.horizon {
+            return Err(Error::HistoryUnavailable { requested: at, horizon: self.horizon });
+        }
+        let now = self.inner.clock.peek();
+        if at.physical_ms() > now.physical_ms() {
+            return Err(Error::FutureTimestamp { requested: at, now });
+        }
+        Ok(())
+    }
+
+    /// The row with key `key` as it was at time `at`.
+    pub fn get_as_of(&self, table: &str, key: &[Value], at: Hlc) -> Result<Option<StoredRow<'_>>> {
+        self.check_as_of(at)?;
+        if let Some(row) = self.get(table, key)? {
+            if row.valid_from()? <= at {
+                return Ok(Some(row));
+            }
+        }
+        let table = self.catalog.table(table)?;
+        let pk_key = self.full_key(table, key)?;
+        let mut start = pk_key.clone();
+        start.extend_from_slice(&at.0.saturating_add(1).to_be_bytes());
+        let mut end = pk_key;
+        end.extend_from_slice(&u64::MAX.to_be_bytes());
+        if let Some(entry) = self.history.range(start.as_slice()..=end.as_slice())?.next() {
+            let (k, v) = entry?;
+            if row_header(v.value())?.0 <= at {
+                return Ok(Some(self.row(table, k, v, 8)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every row of `table` as it was at time `at`, in primary-key order.
+    pub fn scan_as_of(&self, table: &str, at: Hlc) -> Result<AsOfScan<'_>> {
+        self.check_as_of(at)?;
+        let table = self.catalog.table(table)?;
+        let prefix = table.id.to_be_bytes();
+        let end = key::prefix_end(&prefix);
+        let current = self.rows.range(&prefix[..]..end.as_slice())?;
+        let history = self.history.range(&prefix[..]..end.as_slice())?;
+        Ok(AsOfScan {
+            txn: self,
+            table,
+            at,
+            current,
+            history,
+            pending_current: None,
+            pending_history: None,
+        })
+    }
+
+    /// Up to `limit` change records after `after`, in log order.
+    pub fn changes_after(&self, after: LogPosition, limit: usize) -> Result<Vec<ChangeRecord>> {
+        let start = match after.index.checked_add(1) {
+            Some(index) => LogPosition { commit_seq: after.commit_seq, index },
+            None => LogPosition { commit_seq: after.commit_seq.saturating_add(1), index: 0 },
+        };
+        let mut out = Vec::new();
+        for entry in self.log.range(&start.to_key()[..]..)?.take(limit) {
+            let (k, v) = entry?;
+            out.push(log::decode(LogPosition::from_key(k.value())?, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` change records of commits after commit `commit_seq`.
+    pub fn changes_since(&self, commit_seq: u64, limit: usize) -> Result<Vec<ChangeRecord>> {
+        self.changes_after(LogPosition::end_of_commit(commit_seq), limit)
+    }
+
+    /// The sequence number of the last commit in this snapshot (0 for none).
+    pub fn last_commit_seq(&self) -> Result<u64> {
+        Ok(match self.log.last()? {
+            Some((k, _)) => LogPosition::from_key(k.value())?.commit_seq,
+            None => 0,
+        })
+    }
+}
+
+/// Rows of a table in key order.
+pub struct Scan<'t> {
+    table: &'t TableSchema,
+    inner: RawRange,
+}
+
+impl<'t> Iterator for Scan<'t> {
+    type Item = Result<StoredRow<'t>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.inner.next()? {
+            Ok((k, v)) => {
+                Ok(StoredRow {
+                    table: self.table,
+                    key_skip: 4,
+                    key_trim: 0,
+                    key: RowKey::Guard(k),
+                    value: v,
+                })
+            }
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+impl DoubleEndedIterator for Scan<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        Some(match self.inner.next_back()? {
+            Ok((k, v)) => {
+                Ok(StoredRow {
+                    table: self.table,
+                    key_skip: 4,
+                    key_trim: 0,
+                    key: RowKey::Guard(k),
+                    value: v,
+                })
+            }
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+/// Rows found through a secondary index.
+pub struct IndexScan<'t> {
+    txn: &'t ReadTxn,
+    table: &'t TableSchema,
+    index: &'t IndexSchema,
+    entries: RawRange,
+}
+
+impl<'t> Iterator for IndexScan<'t> {
+    type Item = Result<StoredRow<'t>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next()?;
+        Some((|| {
+            let (k, _) = entry?;
+            let pk = index_entry_pk(k.value(), self.index)?;
+            let mut full = self.table.id.to_be_bytes().to_vec();
+            full.extend_from_slice(pk);
+            let v = self.txn.rows.get(full.as_slice())?.ok_or_else(|| {
+                Error::Corrupt(format!("index {} points at a missing row", self.index.name))
+            })?;
+            Ok(StoredRow {
+                table: self.table,
+                key_skip: 4,
+                key_trim: 0,
+                key: RowKey::Owned(full),
+                value: v,
+            })
+        })())
+    }
+}
+
+/// Rows of a table as of a past time: current rows that were already valid, merged in key
+/// order with the history versions valid at that time.
+pub struct AsOfScan<'t> {
+    txn: &'t ReadTxn,
+    table: &'t TableSchema,
+    at: Hlc,
+    current: RawRange,
+    history: RawRange,
+    pending_current: Option<StoredRow<'t>>,
+    pending_history: Option<StoredRow<'t>>,
+}
+
+impl<'t> AsOfScan<'t> {
+    fn next_current(&mut self) -> Result<Option<StoredRow<'t>>> {
+        for entry in self.current.by_ref() {
+            let (k, v) = entry?;
+            if row_header(v.value())?.0 <= self.at {
+                return Ok(Some(self.txn.row(self.table, k, v, 0)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_history(&mut self) -> Result<Option<StoredRow<'t>>> {
+        for entry in self.history.by_ref() {
+            let (k, v) = entry?;
+            let kb = k.value();
+            if kb.len() < 12 {
+                return Err(Error::Corrupt("history key truncated".into()));
+            }
+            let mut vt = [0u8; 8];
+            vt.copy_from_slice(&kb[kb.len() - 8..]);
+            let valid_to = Hlc(u64::from_be_bytes(vt));
+            if row_header(v.value())?.0 <= self.at && self.at < valid_to {
+                return Ok(Some(self.txn.row(self.table, k, v, 8)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn step(&mut self) -> Result<Option<StoredRow<'t>>> {
+        if self.pending_current.is_none() {
+            self.pending_current = self.next_current()?;
+        }
+        if self.pending_history.is_none() {
+            self.pending_history = self.next_history()?;
+        }
+        // A key has at most one version valid at `at`, so the two streams never tie.
+        let take_current = match (&self.pending_current, &self.pending_history) {
+            (Some(c), Some(h)) => c.key_bytes() < h.key_bytes(),
+            (current, _) => current.is_some(),
+        };
+        Ok(if take_current { self.pending_current.take() } else { self.pending_history.take() })
+    }
+}
+
+impl<'t> Iterator for AsOfScan<'t> {
+    type Item = Result<StoredRow<'t>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step().transpose()
+    }
+}

@@ -1,0 +1,162 @@
+//! The stored row format and a zero-copy view of it.
+//!
+//! Version 1:
+//! ```text
+//! u8      row format (1)
+//! u64 LE  valid_from: the HLC of the commit that wrote this version
+//! u16 LE  number of values n
+//! n × value (see `value::encode_value`), in column order
+//! ```
+//! A row may hold fewer values than the table has columns: the missing trailing columns
+//! were added later and read as their `backfill` value. History entries hold the same bytes.
+
+use redb::AccessGuard;
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::key;
+use crate::schema::TableSchema;
+use crate::value::{Reader, Value, ValueRef, encode_value};
+
+pub const ROW_FORMAT: u8 = 1;
+const HEADER_BYTES: usize = 1 + 8 + 2;
+
+/// Encodes a row version written at `valid_from`.
+pub(crate) fn encode_row(valid_from: Hlc, values: &[Value], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(ROW_FORMAT);
+    out.extend_from_slice(&valid_from.0.to_le_bytes());
+    out.extend_from_slice(&(values.len() as u16).to_le_bytes());
+    for v in values {
+        encode_value(v, out);
+    }
+}
+
+/// The header of a stored row: its validity start and value count.
+pub(crate) fn row_header(bytes: &[u8]) -> Result<(Hlc, usize)> {
+    let mut r = Reader::new(bytes, "row");
+    if r.u8()? != ROW_FORMAT {
+        return Err(r.corrupt("unknown row format"));
+    }
+    let valid_from = Hlc(r.u64()?);
+    let n = r.u16()? as usize;
+    Ok((valid_from, n))
+}
+
+/// Decodes all values of a stored row, filling columns added later with their backfill.
+pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>> {
+    let (_, n) = row_header(bytes)?;
+    if n > table.columns.len() {
+        return Err(Error::Corrupt(format!(
+            "a row of {} has {n} values but the table has {} columns",
+            table.name,
+            table.columns.len()
+        )));
+    }
+    let mut r = Reader::new(&bytes[HEADER_BYTES..], "row");
+    let mut values = Vec::with_capacity(table.columns.len());
+    for _ in 0..n {
+        values.push(r.value_ref()?.to_owned());
+    }
+    if !r.is_empty() {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    values.extend(table.columns[n..].iter().map(|c| c.backfill.clone()));
+    Ok(values)
+}
+
+/// Where a stored row's key bytes live.
+pub(crate) enum RowKey {
+    Guard(AccessGuard<'static, &'static [u8]>),
+    Owned(Vec<u8>),
+}
+
+impl RowKey {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            RowKey::Guard(g) => g.value(),
+            RowKey::Owned(v) => v,
+        }
+    }
+}
+
+/// One row read from a snapshot, borrowed from the storage engine's pages.
+///
+/// Values are decoded lazily: [`StoredRow::get`] returns a [`ValueRef`] without
+/// allocating; [`StoredRow::values`] decodes the whole row.
+pub struct StoredRow<'t> {
+    pub(crate) table: &'t TableSchema,
+    /// The table's key prefix length within `key`.
+    pub(crate) key_skip: usize,
+    /// Bytes cut from the end of the key (history keys end in a timestamp).
+    pub(crate) key_trim: usize,
+    pub(crate) key: RowKey,
+    pub(crate) value: AccessGuard<'static, &'static [u8]>,
+}
+
+impl<'t> StoredRow<'t> {
+    fn bytes(&self) -> &[u8] {
+        self.value.value()
+    }
+
+    /// The encoded primary key (order-preserving encoding, see [`crate::key`]).
+    pub fn key_bytes(&self) -> &[u8] {
+        let k = self.key.bytes();
+        &k[self.key_skip.min(k.len())..k.len().saturating_sub(self.key_trim)]
+    }
+
+    /// The primary-key values (the rowid for tables without a declared key).
+    pub fn key(&self) -> Result<Vec<Value>> {
+        key::decode(self.key_bytes())
+    }
+
+    /// The commit timestamp that wrote this version.
+    pub fn valid_from(&self) -> Result<Hlc> {
+        Ok(row_header(self.bytes())?.0)
+    }
+
+    /// The value of column `column` (by position), borrowed.
+    pub fn get(&self, column: usize) -> Result<ValueRef<'_>> {
+        let bytes = self.bytes();
+        let (_, n) = row_header(bytes)?;
+        if column >= self.table.columns.len() {
+            return Err(Error::ColumnNotFound {
+                table: self.table.name.clone(),
+                column: format!("#{column}"),
+            });
+        }
+        if column >= n {
+            return Ok(self.table.columns[column].backfill_ref());
+        }
+        let mut r = Reader::new(&bytes[HEADER_BYTES..], "row");
+        for _ in 0..column {
+            r.skip_value()?;
+        }
+        r.value_ref()
+    }
+
+    /// All values, owned.
+    pub fn values(&self) -> Result<Vec<Value>> {
+        decode_row(self.table, self.bytes())
+    }
+
+    pub fn table(&self) -> &TableSchema {
+        self.table
+    }
+}
+
+impl crate::schema::ColumnSchema {
+    fn backfill_ref(&self) -> ValueRef<'_> {
+        match &self.backfill {
+            Value::Null => ValueRef::Null,
+            Value::Boolean(b) => ValueRef::Boolean(*b),
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(s) => ValueRef::Text(s),
+            Value::Blob(b) => ValueRef::Blob(b),
+            Value::Timestamp(t) => ValueRef::Timestamp(*t),
+            // `Catalog::add_column` refuses a non-NULL vector backfill, so this is NULL.
+            Value::Vector(_) => ValueRef::Null,
+        }
+    }
+}

@@ -1,0 +1,840 @@
+//! The write transaction: row and schema changes, each with its history and change record
+//! written in the same redb transaction.
+//!
+//! Every public mutation either applies completely or returns an error having changed
+//! nothing: constraints are checked before the first write. A storage error in the middle
+//! of a mutation poisons the transaction, and `commit` then refuses.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use redb::{ReadableTable, Table};
+
+use crate::db::{
+    Counters, EXPIRY, HISTORY, INDEX, Inner, LOG, META, META_CATALOG, META_COUNTERS,
+    META_GC_HORIZON, ROWS, Shared, reload_settings,
+};
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::key;
+use crate::log::{self, LogPosition, NodeId, RecordHeader, SchemaChange};
+use crate::row::{decode_row, encode_row, row_header};
+use crate::schema::{
+    Catalog, ColumnSpec, IndexSchema, IndexSpec, TableId, TableSchema, TableSpec, check_row,
+};
+use crate::value::Value;
+use crate::CommitNotice;
+
+type RawTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
+
+pub(crate) struct Tables<'t> {
+    meta: RawTable<'t>,
+    rows: RawTable<'t>,
+    history: RawTable<'t>,
+    expiry: RawTable<'t>,
+    index: RawTable<'t>,
+    log: RawTable<'t>,
+}
+
+self_cell::self_cell!(
+    /// A redb write transaction with its tables held open for the transaction's life
+    /// (opening a redb table costs about as much as an insert).
+    pub(crate) struct Cell {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: Tables,
+    }
+);
+
+/// What a commit reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit's local sequence number; 0 when it changed nothing.
+    pub commit_seq: u64,
+    pub commit_ts: Hlc,
+    pub node_id: NodeId,
+    pub changes: u32,
+}
+
+/// An owned row: its primary key (the rowid for tables without one) and all its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub key: Vec<Value>,
+    pub values: Vec<Value>,
+}
+
+/// Mutable state of one write transaction, apart from the redb tables.
+struct State {
+    commit_ts: Hlc,
+    node_id: NodeId,
+    counters: Counters,
+    /// Change records written so far in this transaction.
+    changes: u32,
+    /// Next hidden rowid per table, once looked up.
+    rowids: HashMap<TableId, i64>,
+    last_rowid: Option<i64>,
+    key_buf: Vec<u8>,
+    row_buf: Vec<u8>,
+    log_buf: Vec<u8>,
+}
+
+/// The one write transaction. Dropping it without `commit` rolls it back.
+pub struct WriteTxn {
+    inner: Arc<Inner>,
+    cell: Cell,
+    catalog: Arc<Catalog>,
+    catalog_dirty: bool,
+    pub(crate) settings_changed: bool,
+    poisoned: bool,
+    state: State,
+}
+
+fn table_prefix(id: TableId) -> [u8; 4] {
+    id.to_be_bytes()
+}
+
+fn full_key(prefix: [u8; 4], pk: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&prefix);
+    out.extend_from_slice(pk);
+}
+
+fn index_key(index: &IndexSchema, values: &[Value], pk: &[u8]) -> Vec<u8> {
+    let mut k = index.id.to_be_bytes().to_vec();
+    for &c in &index.columns {
+        key::encode_into(&values[c], &mut k);
+    }
+    k.extend_from_slice(pk);
+    k
+}
+
+fn index_has_null(index: &IndexSchema, values: &[Value]) -> bool {
+    index.columns.iter().any(|&c| values[c].is_null())
+}
+
+/// Encodes the key of a table's row from its values.
+fn encode_pk(table: &TableSchema, values: &[Value]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32);
+    for &c in &table.primary_key {
+        key::encode_into(&values[c], &mut k);
+    }
+    k
+}
+
+fn check_key_arity(table: &TableSchema, key: &[Value]) -> Result<()> {
+    if key.len() != table.key_len() {
+        return Err(Error::KeyArity {
+            table: table.name.clone(),
+            expected: table.key_len(),
+            found: key.len(),
+        });
+    }
+    Ok(())
+}
+
+fn show_key(pk: &[u8]) -> String {
+    match key::decode(pk) {
+        Ok(values) => {
+            let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+            format!("({})", shown.join(", "))
+        }
+        Err(_) => "(undecodable)".into(),
+    }
+}
+
+impl State {
+    fn header<'a>(&self, table: &'a str) -> RecordHeader<'a> {
+        RecordHeader {
+            commit_ts: self.commit_ts,
+            origin: self.node_id,
+            origin_seq: self.counters.origin_seq + 1,
+            table,
+        }
+    }
+
+    fn next_position(&mut self) -> Result<LogPosition> {
+        let index = self.changes;
+        self.changes = index.checked_add(1).ok_or_else(|| {
+            Error::Storage("over 4 billion changes in one transaction; commit in parts".into())
+        })?;
+        Ok(LogPosition { commit_seq: self.counters.commit_seq + 1, index })
+    }
+}
+
+fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
+    let pos = s.next_position()?;
+    t.log.insert(&pos.to_key()[..], s.log_buf.as_slice())?;
+    Ok(())
+}
+
+/// Moves a replaced or deleted version into history, unless this transaction wrote it.
+fn retire_version(
+    t: &mut Tables<'_>,
+    s: &State,
+    prefix: [u8; 4],
+    pk: &[u8],
+    old: &[u8],
+) -> Result<()> {
+    let (valid_from, _) = row_header(old)?;
+    if valid_from == s.commit_ts {
+        return Ok(());
+    }
+    let valid_to = s.commit_ts.0.to_be_bytes();
+    let mut hk = Vec::with_capacity(4 + pk.len() + 8);
+    hk.extend_from_slice(&prefix);
+    hk.extend_from_slice(pk);
+    hk.extend_from_slice(&valid_to);
+    t.history.insert(hk.as_slice(), old)?;
+    let mut ek = Vec::with_capacity(hk.len());
+    ek.extend_from_slice(&valid_to);
+    ek.extend_from_slice(&prefix);
+    ek.extend_from_slice(pk);
+    t.expiry.insert(ek.as_slice(), &[][..])?;
+    Ok(())
+}
+
+/// Fails if a unique index already holds the values under a key other than `own_pk`.
+fn check_unique(
+    t: &Tables<'_>,
+    table: &TableSchema,
+    values: &[Value],
+    own_pk: &[u8],
+    before: Option<&[Value]>,
+) -> Result<()> {
+    for index in table.indexes.iter().filter(|i| i.unique) {
+        if index_has_null(index, values) {
+            continue;
+        }
+        if let Some(old) = before {
+            if index.columns.iter().all(|&c| values[c].same_as(&old[c])) {
+                continue;
+            }
+        }
+        let prefix = index_key(index, values, &[]);
+        let end = key::prefix_end(&prefix);
+        for entry in t.index.range(prefix.as_slice()..end.as_slice())? {
+            let (k, _) = entry?;
+            if &k.value()[prefix.len()..] != own_pk {
+                let shown: Vec<String> =
+                    index.columns.iter().map(|&c| values[c].to_string()).collect();
+                return Err(Error::UniqueViolation {
+                    table: table.name.clone(),
+                    index: index.name.clone(),
+                    key: format!("({})", shown.join(", ")),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_index_entries(t: &mut Tables<'_>, table: &TableSchema, values: &[Value], pk: &[u8]) -> Result<()> {
+    for index in &table.indexes {
+        t.index.insert(index_key(index, values, pk).as_slice(), &[][..])?;
+    }
+    Ok(())
+}
+
+fn remove_index_entries(t: &mut Tables<'_>, table: &TableSchema, values: &[Value], pk: &[u8]) -> Result<()> {
+    for index in &table.indexes {
+        t.index.remove(index_key(index, values, pk).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Writes a new row whose key is known to be free and whose unique values were checked.
+fn write_new_row(
+    t: &mut Tables<'_>,
+    s: &mut State,
+    table: &TableSchema,
+    pk: &[u8],
+    values: &[Value],
+) -> Result<()> {
+    encode_row(s.commit_ts, values, &mut s.row_buf);
+    full_key(table_prefix(table.id), pk, &mut s.key_buf);
+    t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
+    insert_index_entries(t, table, values, pk)?;
+    let cols = table.columns.iter().map(|c| c.id).zip(values.iter());
+    let header = s.header(&table.name);
+    log::encode_row_change(&header, true, pk, cols, &mut s.log_buf);
+    append_log(t, s)
+}
+
+/// Removes an existing row whose stored bytes are `old`.
+fn remove_row(
+    t: &mut Tables<'_>,
+    s: &mut State,
+    table: &TableSchema,
+    pk: &[u8],
+    old: &[u8],
+) -> Result<()> {
+    let prefix = table_prefix(table.id);
+    full_key(prefix, pk, &mut s.key_buf);
+    t.rows.remove(s.key_buf.as_slice())?;
+    if !table.indexes.is_empty() {
+        let old_values = decode_row(table, old)?;
+        remove_index_entries(t, table, &old_values, pk)?;
+    }
+    retire_version(t, s, prefix, pk, old)?;
+    let header = s.header(&table.name);
+    log::encode_delete(&header, pk, &mut s.log_buf);
+    append_log(t, s)
+}
+
+fn get_raw(t: &Tables<'_>, prefix: [u8; 4], pk: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut k = Vec::with_capacity(4 + pk.len());
+    full_key(prefix, pk, &mut k);
+    Ok(t.rows.get(k.as_slice())?.map(|g| g.value().to_vec()))
+}
+
+impl WriteTxn {
+    pub(crate) fn begin(inner: Arc<Inner>) -> Result<WriteTxn> {
+        let mut txn = inner.redb.begin_write()?;
+        let durability =
+            if inner.durable { redb::Durability::Immediate } else { redb::Durability::None };
+        txn.set_durability(durability).map_err(|e| Error::Storage(e.to_string()))?;
+        let catalog = inner.shared().catalog.clone();
+        let cell = Cell::try_new(txn, |txn| -> Result<Tables<'_>> {
+            Ok(Tables {
+                meta: txn.open_table(META)?,
+                rows: txn.open_table(ROWS)?,
+                history: txn.open_table(HISTORY)?,
+                expiry: txn.open_table(EXPIRY)?,
+                index: txn.open_table(INDEX)?,
+                log: txn.open_table(LOG)?,
+            })
+        })?;
+        let counters = cell.with_dependent(|_, t| -> Result<Counters> {
+            let g = t.meta.get(META_COUNTERS)?;
+            let g = g.ok_or_else(|| Error::Corrupt("meta record counters is missing".into()))?;
+            Counters::decode(g.value())
+        })?;
+        inner.clock.observe(counters.last_ts);
+        let state = State {
+            commit_ts: inner.clock.now(),
+            node_id: inner.node_id,
+            counters,
+            changes: 0,
+            rowids: HashMap::new(),
+            last_rowid: None,
+            key_buf: Vec::with_capacity(64),
+            row_buf: Vec::with_capacity(256),
+            log_buf: Vec::with_capacity(256),
+        };
+        Ok(WriteTxn {
+            inner,
+            cell,
+            catalog,
+            catalog_dirty: false,
+            settings_changed: false,
+            poisoned: false,
+            state,
+        })
+    }
+
+    /// The HLC timestamp this transaction's changes carry.
+    pub fn commit_ts(&self) -> Hlc {
+        self.state.commit_ts
+    }
+
+    /// The catalog as this transaction sees it (including its own schema changes).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The rowid given to the last row inserted into a table without a primary key.
+    pub fn last_insert_rowid(&self) -> Option<i64> {
+        self.state.last_rowid
+    }
+
+    /// Runs a mutation; a storage error inside it poisons the transaction.
+    fn mutate<R>(
+        &mut self,
+        f: impl FnOnce(&mut Tables<'_>, &mut State) -> Result<R>,
+    ) -> Result<R> {
+        if self.poisoned {
+            return Err(Error::Storage(
+                "an earlier storage error aborted this transaction; roll it back".into(),
+            ));
+        }
+        let state = &mut self.state;
+        let result = self.cell.with_dependent_mut(|_, t| f(t, state));
+        if let Err(Error::Storage(_) | Error::Io(_) | Error::Corrupt(_)) = &result {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Tables<'_>) -> Result<R>) -> Result<R> {
+        self.cell.with_dependent(|_, t| f(t))
+    }
+
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
+        self.catalog.table(name).cloned()
+    }
+
+    pub(crate) fn put_meta(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.mutate(|t, _| {
+            t.meta.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Rows
+    // ----------------------------------------------------------------------------------
+
+    /// Inserts a new row. Fails with [`Error::DuplicateKey`] if the key exists.
+    pub fn insert(&mut self, table: &str, values: &[Value]) -> Result<()> {
+        let table = self.table(table)?;
+        check_row(&table, values)?;
+        let pk = self.new_key(&table, values)?;
+        self.mutate(|t, s| {
+            let prefix = table_prefix(table.id);
+            full_key(prefix, &pk, &mut s.key_buf);
+            if t.rows.get(s.key_buf.as_slice())?.is_some() {
+                return Err(Error::DuplicateKey { table: table.name.clone(), key: show_key(&pk) });
+            }
+            check_unique(t, &table, values, &pk, None)?;
+            write_new_row(t, s, &table, &pk, values)
+        })?;
+        if table.has_rowid() {
+            self.state.last_rowid = key::decode(&pk)?.first().and_then(|v| match v {
+                Value::Integer(i) => Some(*i),
+                _ => None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Inserts the row, or replaces the row with the same primary key.
+    pub fn put(&mut self, table: &str, values: &[Value]) -> Result<()> {
+        let schema = self.table(table)?;
+        if schema.has_rowid() {
+            return self.insert(table, values);
+        }
+        check_row(&schema, values)?;
+        let key: Vec<Value> = schema.primary_key.iter().map(|&c| values[c].clone()).collect();
+        if self.update(table, &key, values)? {
+            return Ok(());
+        }
+        self.insert(table, values)
+    }
+
+    /// Replaces the row with key `key` by `values` (which may carry a new key).
+    /// Returns whether the row existed.
+    pub fn update(&mut self, table: &str, key: &[Value], values: &[Value]) -> Result<bool> {
+        let table = self.table(table)?;
+        check_key_arity(&table, key)?;
+        check_row(&table, values)?;
+        let old_pk = key::encode(key);
+        let new_pk = if table.has_rowid() { old_pk.clone() } else { encode_pk(&table, values) };
+        self.mutate(|t, s| {
+            let prefix = table_prefix(table.id);
+            let Some(old) = get_raw(t, prefix, &old_pk)? else {
+                return Ok(false);
+            };
+            let old_values = decode_row(&table, &old)?;
+            if new_pk != old_pk {
+                if get_raw(t, prefix, &new_pk)?.is_some() {
+                    return Err(Error::DuplicateKey {
+                        table: table.name.clone(),
+                        key: show_key(&new_pk),
+                    });
+                }
+                check_unique(t, &table, values, &old_pk, Some(&old_values))?;
+                remove_row(t, s, &table, &old_pk, &old)?;
+                write_new_row(t, s, &table, &new_pk, values)?;
+                return Ok(true);
+            }
+            let changed: Vec<usize> =
+                (0..values.len()).filter(|&i| !values[i].same_as(&old_values[i])).collect();
+            if changed.is_empty() {
+                return Ok(true);
+            }
+            check_unique(t, &table, values, &old_pk, Some(&old_values))?;
+            retire_version(t, s, prefix, &old_pk, &old)?;
+            encode_row(s.commit_ts, values, &mut s.row_buf);
+            full_key(prefix, &old_pk, &mut s.key_buf);
+            t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
+            for index in &table.indexes {
+                if index.columns.iter().any(|c| changed.contains(c)) {
+                    t.index.remove(index_key(index, &old_values, &old_pk).as_slice())?;
+                    t.index.insert(index_key(index, values, &old_pk).as_slice(), &[][..])?;
+                }
+            }
+            let cols = changed.iter().map(|&i| (table.columns[i].id, &values[i]));
+            let header = s.header(&table.name);
+            log::encode_row_change(&header, false, &old_pk, cols, &mut s.log_buf);
+            append_log(t, s)?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes the row with key `key`. Returns whether it existed.
+    pub fn delete(&mut self, table: &str, key: &[Value]) -> Result<bool> {
+        let table = self.table(table)?;
+        check_key_arity(&table, key)?;
+        let pk = key::encode(key);
+        self.mutate(|t, s| {
+            let Some(old) = get_raw(t, table_prefix(table.id), &pk)? else {
+                return Ok(false);
+            };
+            remove_row(t, s, &table, &pk, &old)?;
+            Ok(true)
+        })
+    }
+
+    /// Reads a row as this transaction sees it.
+    pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<Vec<Value>>> {
+        let table = self.table(table)?;
+        check_key_arity(&table, key)?;
+        let pk = key::encode(key);
+        self.read(|t| match get_raw(t, table_prefix(table.id), &pk)? {
+            Some(bytes) => Ok(Some(decode_row(&table, &bytes)?)),
+            None => Ok(None),
+        })
+    }
+
+    /// Rows in key order within `range` (bounds are key prefixes), as this transaction sees
+    /// them. Reads in batches, so a long scan does not hold everything in memory.
+    pub fn scan<'a>(
+        &'a self,
+        table: &str,
+        range: impl std::ops::RangeBounds<[Value]>,
+    ) -> Result<WriteScan<'a>> {
+        let table = self.table(table)?;
+        let (start, end) = crate::read::key_bounds(table_prefix(table.id), range);
+        Ok(WriteScan { txn: self, table, next: start, end, batch: Vec::new(), done: false })
+    }
+
+    /// Rows whose index key starts with `prefix`, in index order.
+    pub fn index_lookup(&self, table: &str, index: &str, prefix: &[Value]) -> Result<Vec<Row>> {
+        let table = self.table(table)?;
+        let index = table.index(index).ok_or_else(|| Error::IndexNotFound(index.into()))?;
+        let mut start = index.id.to_be_bytes().to_vec();
+        for v in prefix {
+            key::encode_into(v, &mut start);
+        }
+        let end = key::prefix_end(&start);
+        self.read(|t| {
+            let mut rows = Vec::new();
+            for entry in t.index.range(start.as_slice()..end.as_slice())? {
+                let (k, _) = entry?;
+                let k = k.value();
+                let pk = crate::read::index_entry_pk(k, index)?;
+                let bytes = get_raw(t, table_prefix(table.id), pk)?.ok_or_else(|| {
+                    Error::Corrupt(format!("index {} points at a missing row", index.name))
+                })?;
+                rows.push(Row { key: key::decode(pk)?, values: decode_row(&table, &bytes)? });
+            }
+            Ok(rows)
+        })
+    }
+
+    /// The key for a new row: its primary key, or the next rowid.
+    fn new_key(&mut self, table: &TableSchema, values: &[Value]) -> Result<Vec<u8>> {
+        if !table.has_rowid() {
+            return Ok(encode_pk(table, values));
+        }
+        let next = match self.state.rowids.get(&table.id) {
+            Some(&n) => n,
+            None => self.read(|t| {
+                let prefix = table_prefix(table.id);
+                let end = key::prefix_end(&prefix);
+                let last = t.rows.range(&prefix[..]..end.as_slice())?.next_back().transpose()?;
+                Ok(match last {
+                    Some((k, _)) => match key::decode(&k.value()[4..])?.as_slice() {
+                        [Value::Integer(i)] => i.checked_add(1).ok_or_else(|| {
+                            Error::Storage(format!("table {} ran out of rowids", table.name))
+                        })?,
+                        _ => return Err(Error::Corrupt("a rowid key is not an integer".into())),
+                    },
+                    None => 1,
+                })
+            })?,
+        };
+        self.state.rowids.insert(table.id, next.saturating_add(1));
+        Ok(key::encode(&[Value::Integer(next)]))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Schema
+    // ----------------------------------------------------------------------------------
+
+    fn log_schema(&mut self, table: &str, change: SchemaChange) -> Result<()> {
+        self.catalog_dirty = true;
+        self.mutate(|t, s| {
+            let header = s.header(table);
+            log::encode_schema_change(&header, &change, &mut s.log_buf);
+            append_log(t, s)
+        })
+    }
+
+    /// Creates a table.
+    pub fn create_table(&mut self, spec: &TableSpec) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        let table = catalog.create_table(spec)?;
+        self.catalog = Arc::new(catalog);
+        self.log_schema(&spec.name, SchemaChange::CreateTable((*table).clone()))
+    }
+
+    /// Drops a table with its rows, history and indexes.
+    pub fn drop_table(&mut self, name: &str) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        let table = catalog.drop_table(name)?;
+        self.catalog = Arc::new(catalog);
+        self.mutate(|t, _| {
+            let prefix = table_prefix(table.id);
+            let end = key::prefix_end(&prefix);
+            t.rows.retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            // History entries go now; their expiry entries are skipped by the collector.
+            t.history.retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            for index in &table.indexes {
+                let p = index.id.to_be_bytes();
+                let e = key::prefix_end(&p);
+                t.index.retain_in(&p[..]..e.as_slice(), |_, _| false)?;
+            }
+            Ok(())
+        })?;
+        self.state.rowids.remove(&table.id);
+        self.log_schema(name, SchemaChange::DropTable)
+    }
+
+    pub fn rename_table(&mut self, from: &str, to: &str) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        catalog.rename_table(from, to)?;
+        self.catalog = Arc::new(catalog);
+        self.log_schema(from, SchemaChange::RenameTable { to: to.into() })
+    }
+
+    /// Adds a column; existing rows read it as `spec.backfill` without being rewritten.
+    pub fn add_column(&mut self, table: &str, spec: &ColumnSpec) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        let schema = catalog.add_column(table, spec)?;
+        self.catalog = Arc::new(catalog);
+        let column = schema.columns.last().cloned().ok_or_else(|| {
+            Error::InvalidSchema(format!("table {table} has no columns after ADD COLUMN"))
+        })?;
+        self.log_schema(table, SchemaChange::AddColumn(column))
+    }
+
+    /// Creates a secondary index and fills it from the existing rows.
+    pub fn create_index(&mut self, table: &str, spec: &IndexSpec) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        let (schema, index) = catalog.create_index(table, spec)?;
+        let rows: Vec<Row> = self.scan(table, ..)?.collect::<Result<_>>()?;
+        self.mutate(|t, _| {
+            if index.unique {
+                let mut seen = std::collections::HashSet::new();
+                for row in &rows {
+                    if index_has_null(&index, &row.values) {
+                        continue;
+                    }
+                    if !seen.insert(index_key(&index, &row.values, &[])) {
+                        let shown: Vec<String> =
+                            index.columns.iter().map(|&c| row.values[c].to_string()).collect();
+                        return Err(Error::UniqueViolation {
+                            table: schema.name.clone(),
+                            index: index.name.clone(),
+                            key: format!("({})", shown.join(", ")),
+                        });
+                    }
+                }
+            }
+            for row in &rows {
+                let pk = key::encode(&row.key);
+                t.index.insert(index_key(&index, &row.values, &pk).as_slice(), &[][..])?;
+            }
+            Ok(())
+        })?;
+        self.catalog = Arc::new(catalog);
+        self.log_schema(table, SchemaChange::CreateIndex(index))
+    }
+
+    pub fn drop_index(&mut self, name: &str) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        let (table, index) = catalog.drop_index(name)?;
+        self.catalog = Arc::new(catalog);
+        self.mutate(|t, _| {
+            let p = index.id.to_be_bytes();
+            let e = key::prefix_end(&p);
+            t.index.retain_in(&p[..]..e.as_slice(), |_, _| false)?;
+            Ok(())
+        })?;
+        self.log_schema(&table.name, SchemaChange::DropIndex { name: name.into() })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // History collection
+    // ----------------------------------------------------------------------------------
+
+    /// Removes up to `limit` history versions that ended before the retention horizon.
+    pub(crate) fn collect_history(&mut self, limit: usize) -> Result<u64> {
+        let horizon = {
+            let shared = self.inner.shared();
+            match shared.retention_ms {
+                Some(ms) => self.inner.clock.peek().saturating_sub_ms(ms),
+                None => return Ok(0),
+            }
+        };
+        let removed = self.mutate(|t, _| {
+            let end = (horizon.0.saturating_add(1)).to_be_bytes();
+            let mut expired = Vec::new();
+            for entry in t.expiry.range(..&end[..])?.take(limit) {
+                expired.push(entry?.0.value().to_vec());
+            }
+            if expired.is_empty() {
+                return Ok(0);
+            }
+            let old = t.meta.get(META_GC_HORIZON)?.map(|g| g.value().to_vec());
+            let old = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_le_bytes);
+            t.meta.insert(META_GC_HORIZON, &old.max(horizon.0).to_le_bytes()[..])?;
+            for ek in &expired {
+                let (valid_to, rest) = ek.split_at(8);
+                let mut hk = rest.to_vec();
+                hk.extend_from_slice(valid_to);
+                t.history.remove(hk.as_slice())?;
+                t.expiry.remove(ek.as_slice())?;
+            }
+            Ok(expired.len() as u64)
+        })?;
+        if removed > 0 {
+            self.settings_changed = true;
+        }
+        Ok(removed)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Commit
+    // ----------------------------------------------------------------------------------
+
+    /// Commits: the changes, their history and their change records become visible and
+    /// (with durable commits, the default) survive a crash, all or nothing.
+    pub fn commit(mut self) -> Result<CommitInfo> {
+        if self.poisoned {
+            return Err(Error::Storage(
+                "an earlier storage error aborted this transaction; it was rolled back".into(),
+            ));
+        }
+        let changes = self.state.changes;
+        let mut info = CommitInfo {
+            commit_seq: 0,
+            commit_ts: self.state.commit_ts,
+            node_id: self.state.node_id,
+            changes,
+        };
+        if changes > 0 {
+            let c = self.state.counters;
+            let next = Counters {
+                commit_seq: c.commit_seq + 1,
+                origin_seq: c.origin_seq + 1,
+                last_ts: self.state.commit_ts,
+            };
+            info.commit_seq = next.commit_seq;
+            self.put_meta(META_COUNTERS, &next.encode())?;
+            // Bounded history collection rides along every 128th commit.
+            if next.commit_seq % 128 == 0 {
+                self.collect_history(1024)?;
+            }
+        }
+        if self.catalog_dirty {
+            let bytes = self.catalog.encode();
+            self.put_meta(META_CATALOG, &bytes)?;
+        }
+        let new_shared = if self.catalog_dirty || self.settings_changed {
+            let mut shared: Shared = self.inner.shared().clone();
+            shared.catalog = self.catalog.clone();
+            self.read(|t| reload_settings(&t.meta, &mut shared))?;
+            Some(shared)
+        } else {
+            None
+        };
+        let WriteTxn { inner, cell, .. } = self;
+        let txn = cell.into_owner();
+        match new_shared {
+            // Readers must not pair the new snapshot with the old catalog: swap both under
+            // the lock that `begin_read` takes.
+            Some(shared) => {
+                let mut guard = inner.shared_mut();
+                txn.commit()?;
+                *guard = shared;
+            }
+            None => txn.commit()?,
+        }
+        if changes > 0 {
+            inner.notify(CommitNotice {
+                commit_seq: info.commit_seq,
+                commit_ts: info.commit_ts,
+                changes,
+            });
+        }
+        Ok(info)
+    }
+
+    /// Discards every change of this transaction.
+    pub fn rollback(self) -> Result<()> {
+        self.cell.into_owner().abort()?;
+        Ok(())
+    }
+}
+
+/// A batched scan inside a write transaction.
+pub struct WriteScan<'a> {
+    txn: &'a WriteTxn,
+    table: Arc<TableSchema>,
+    next: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    batch: Vec<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+const SCAN_BATCH: usize = 256;
+
+impl WriteScan<'_> {
+    fn refill(&mut self) -> Result<()> {
+        let (next, end) = (self.next.clone(), self.end.clone());
+        let mut batch = Vec::with_capacity(SCAN_BATCH);
+        self.txn.read(|t| {
+            let range = (
+                next.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            );
+            for entry in t.rows.range::<&[u8]>(range)?.take(SCAN_BATCH) {
+                let (k, v) = entry?;
+                batch.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            Ok(())
+        })?;
+        if batch.len() < SCAN_BATCH {
+            self.done = true;
+        }
+        if let Some((k, _)) = batch.last() {
+            self.next = Bound::Excluded(k.clone());
+        }
+        batch.reverse();
+        self.batch = batch;
+        Ok(())
+    }
+}
+
+impl Iterator for WriteScan<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.batch.is_empty() {
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.refill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        let (k, v) = self.batch.pop()?;
+        let row = key::decode(&k[4..])
+            .and_then(|key| Ok(Row { key, values: decode_row(&self.table, &v)? }));
+        Some(row)
+    }
+}

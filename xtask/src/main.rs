@@ -1,0 +1,63 @@
+//! Repository automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask ci`: rustfmt check, clippy with `-D warnings`, the whole test suite.
+//! - `cargo xtask bench [--quick] [--iterations N] [--json PATH] ...`: storage benchmark of
+//!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
+
+mod bench;
+mod ci;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "HeliosDB Nano repository automation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the CI checks: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    Ci,
+    /// Storage benchmark: SQLite vs raw redb vs heliosdb-core (builds and runs in release mode).
+    Bench(bench::BenchArgs),
+    /// The benchmark itself, in the current binary (`bench` runs this from a release build).
+    #[command(hide = true)]
+    BenchRun(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ci => ci::run(),
+        Command::Bench(args) => bench::launch(&args),
+        Command::BenchRun(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in a subdirectory of the workspace root")
+}
+
+/// The cargo that runs us (`CARGO`, set by `cargo run`), or `cargo` from `PATH`.
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
