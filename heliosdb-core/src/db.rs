@@ -7,6 +7,7 @@ use std::time::Duration;
 use redb::{ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
+use crate::fence::fence;
 use crate::hlc::{Clock, Hlc};
 use crate::log::NodeId;
 use crate::read::ReadTxn;
@@ -45,11 +46,20 @@ pub struct DatabaseOptions {
     pub durable_commits: bool,
     /// The page cache size in bytes; redb's default when `None`.
     pub cache_bytes: Option<usize>,
+    /// Verify the checksum of every page at open (reads the whole file). Without it, damage
+    /// made to the file outside HeliosDB is found only when a damaged page is read, and a
+    /// damaged page that still parses can go unnoticed; crashes and power loss are always
+    /// recovered from either way.
+    pub verify_on_open: bool,
 }
 
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        DatabaseOptions { durable_commits: true, cache_bytes: None }
+        DatabaseOptions {
+            durable_commits: true,
+            cache_bytes: None,
+            verify_on_open: false,
+        }
     }
 }
 
@@ -80,14 +90,19 @@ impl Counters {
     }
 
     pub(crate) fn decode(b: &[u8]) -> Result<Self> {
-        let b: &[u8; 24] =
-            b.try_into().map_err(|_| Error::Corrupt("counters record has a wrong size".into()))?;
+        let b: &[u8; 24] = b
+            .try_into()
+            .map_err(|_| Error::Corrupt("counters record has a wrong size".into()))?;
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i * 8..i * 8 + 8]);
             u64::from_le_bytes(w)
         };
-        Ok(Counters { commit_seq: word(0), origin_seq: word(1), last_ts: Hlc(word(2)) })
+        Ok(Counters {
+            commit_seq: word(0),
+            origin_seq: word(1),
+            last_ts: Hlc(word(2)),
+        })
     }
 }
 
@@ -144,7 +159,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("node_id", &self.inner.node_id).finish()
+        f.debug_struct("Database")
+            .field("node_id", &self.inner.node_id)
+            .finish()
     }
 }
 
@@ -154,7 +171,18 @@ fn map_open_error(path: &str, e: redb::DatabaseError) -> Error {
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(why))
             if why.contains("magic number") =>
         {
-            Error::NotADatabase { path: path.into(), why }
+            Error::NotADatabase {
+                path: path.into(),
+                why,
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.to_string().contains("magic number") =>
+        {
+            Error::NotADatabase {
+                path: path.into(),
+                why: io.to_string(),
+            }
         }
         redb::DatabaseError::Storage(s) => s.into(),
         other => Error::Storage(other.to_string()),
@@ -166,6 +194,7 @@ fn builder(options: &DatabaseOptions) -> redb::Builder {
     if let Some(bytes) = options.cache_bytes {
         b.set_cache_size(bytes);
     }
+    b.set_check_integrity_on_open(options.verify_on_open);
     b
 }
 
@@ -178,8 +207,12 @@ impl Database {
     pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Database> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let redb = builder(&options).create(path).map_err(|e| map_open_error(&shown, e))?;
-        Self::init(redb, &shown, options)
+        fence(|| {
+            let redb = builder(&options)
+                .create(path)
+                .map_err(|e| map_open_error(&shown, e))?;
+            Self::init(redb, &shown, options)
+        })
     }
 
     /// A database that lives in memory and is gone when the last handle drops.
@@ -196,10 +229,12 @@ impl Database {
         backend: impl redb::StorageBackend,
         options: DatabaseOptions,
     ) -> Result<Database> {
-        let redb = builder(&options)
-            .create_with_backend(backend)
-            .map_err(|e| map_open_error("<backend>", e))?;
-        Self::init(redb, "<backend>", options)
+        fence(|| {
+            let redb = builder(&options)
+                .create_with_backend(backend)
+                .map_err(|e| map_open_error("<backend>", e))?;
+            Self::init(redb, "<backend>", options)
+        })
     }
 
     /// Checks or creates the meta records, then loads the catalog.
@@ -221,14 +256,15 @@ impl Database {
                 }
                 None => create_meta(&mut meta)?,
                 Some(bytes) => {
-                    let found = u32::from_le_bytes(
-                        bytes
-                            .as_slice()
-                            .try_into()
-                            .map_err(|_| Error::Corrupt("format record has a wrong size".into()))?,
-                    );
+                    let found =
+                        u32::from_le_bytes(bytes.as_slice().try_into().map_err(|_| {
+                            Error::Corrupt("format record has a wrong size".into())
+                        })?);
                     if found > FORMAT_VERSION {
-                        return Err(Error::NewerFormat { found, supported: FORMAT_VERSION });
+                        return Err(Error::NewerFormat {
+                            found,
+                            supported: FORMAT_VERSION,
+                        });
                     }
                 }
             }
@@ -257,18 +293,22 @@ impl Database {
 
     /// A consistent snapshot. Readers never block the writer or each other.
     pub fn begin_read(&self) -> Result<ReadTxn> {
-        ReadTxn::begin(self.inner.clone())
+        fence(|| ReadTxn::begin(self.inner.clone()))
     }
 
     /// The write transaction. Blocks while another write transaction is open.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        WriteTxn::begin(self.inner.clone())
+        fence(|| WriteTxn::begin(self.inner.clone()))
     }
 
     /// A channel that receives a notice after every commit that changed something.
     pub fn subscribe(&self) -> mpsc::Receiver<CommitNotice> {
         let (tx, rx) = mpsc::channel();
-        self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
         rx
     }
 
@@ -285,7 +325,9 @@ impl Database {
     /// Sets and persists the history retention. Older history becomes unreadable at once
     /// and is removed by [`Database::collect_garbage`].
     pub fn set_history_retention(&self, retention: Option<Duration>) -> Result<()> {
-        let ms = retention.map_or(NO_RETENTION_LIMIT, |d| d.as_millis().min(u64::MAX as u128 - 1) as u64);
+        let ms = retention.map_or(NO_RETENTION_LIMIT, |d| {
+            d.as_millis().min(u64::MAX as u128 - 1) as u64
+        });
         let mut w = self.begin_write()?;
         w.put_meta(META_RETENTION, &ms.to_le_bytes())?;
         w.settings_changed = true;
@@ -324,10 +366,16 @@ fn create_meta(meta: &mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Resu
 
 fn meta_u64(meta: &impl ReadableTable<&'static [u8], &'static [u8]>, key: &[u8]) -> Result<u64> {
     let guard = meta.get(key)?.ok_or_else(|| {
-        Error::Corrupt(format!("meta record {} is missing", String::from_utf8_lossy(key)))
+        Error::Corrupt(format!(
+            "meta record {} is missing",
+            String::from_utf8_lossy(key)
+        ))
     })?;
     let bytes: [u8; 8] = guard.value().try_into().map_err(|_| {
-        Error::Corrupt(format!("meta record {} has a wrong size", String::from_utf8_lossy(key)))
+        Error::Corrupt(format!(
+            "meta record {} has a wrong size",
+            String::from_utf8_lossy(key)
+        ))
     })?;
     Ok(u64::from_le_bytes(bytes))
 }
@@ -338,11 +386,20 @@ fn load_meta(
     let missing = |what: &str| Error::Corrupt(format!("meta record {what} is missing"));
     let node = meta.get(META_NODE_ID)?.ok_or_else(|| missing("node_id"))?;
     let node_id = NodeId(
-        node.value().try_into().map_err(|_| Error::Corrupt("node id has a wrong size".into()))?,
+        node.value()
+            .try_into()
+            .map_err(|_| Error::Corrupt("node id has a wrong size".into()))?,
     );
-    let catalog = Catalog::decode(meta.get(META_CATALOG)?.ok_or_else(|| missing("catalog"))?.value())?;
-    let counters =
-        Counters::decode(meta.get(META_COUNTERS)?.ok_or_else(|| missing("counters"))?.value())?;
+    let catalog = Catalog::decode(
+        meta.get(META_CATALOG)?
+            .ok_or_else(|| missing("catalog"))?
+            .value(),
+    )?;
+    let counters = Counters::decode(
+        meta.get(META_COUNTERS)?
+            .ok_or_else(|| missing("counters"))?
+            .value(),
+    )?;
     let retention = meta_u64(meta, META_RETENTION)?;
     let shared = Shared {
         catalog: Arc::new(catalog),

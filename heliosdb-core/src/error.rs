@@ -51,17 +51,34 @@ pub enum Error {
 
     // ----- the data -----
     #[error("table {table} has {expected} columns but {found} values were given")]
-    ArityMismatch { table: String, expected: usize, found: usize },
+    ArityMismatch {
+        table: String,
+        expected: usize,
+        found: usize,
+    },
     #[error("column {table}.{column} is {expected}, but a {found} value was given")]
-    TypeMismatch { table: String, column: String, expected: DataType, found: &'static str },
+    TypeMismatch {
+        table: String,
+        column: String,
+        expected: DataType,
+        found: &'static str,
+    },
     #[error("column {table}.{column} is NOT NULL, but NULL was given")]
     NullViolation { table: String, column: String },
     #[error("duplicate primary key {key} in table {table}")]
     DuplicateKey { table: String, key: String },
     #[error("duplicate value {key} for unique index {index} on table {table}")]
-    UniqueViolation { table: String, index: String, key: String },
+    UniqueViolation {
+        table: String,
+        index: String,
+        key: String,
+    },
     #[error("the key has {found} values but table {table}'s primary key has {expected}")]
-    KeyArity { table: String, expected: usize, found: usize },
+    KeyArity {
+        table: String,
+        expected: usize,
+        found: usize,
+    },
     #[error("a value of {bytes} bytes is over the limit of {max} bytes")]
     ValueTooLarge { bytes: u64, max: u64 },
 

@@ -15,7 +15,9 @@ const LOGICAL_BITS: u32 = 16;
 const LOGICAL_MASK: u64 = (1 << LOGICAL_BITS) - 1;
 
 /// A hybrid-logical-clock timestamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Hlc(pub u64);
 
 impl Hlc {
@@ -88,20 +90,28 @@ pub struct Clock {
 }
 
 fn wall_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Clock {
     /// A clock that will never return a timestamp at or below `floor`.
     pub fn new(floor: Hlc) -> Clock {
-        Clock { last: Mutex::new(floor) }
+        Clock {
+            last: Mutex::new(floor),
+        }
     }
 
     /// The next timestamp: greater than every one returned or observed before.
     pub fn now(&self) -> Hlc {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let wall = Hlc::new(wall_ms(), 0);
-        *last = if wall > *last { wall } else { Hlc(last.0.saturating_add(1)) };
+        *last = if wall > *last {
+            wall
+        } else {
+            Hlc(last.0.saturating_add(1))
+        };
         *last
     }
 
@@ -136,6 +146,9 @@ mod tests {
     #[test]
     fn displays_utc() {
         assert_eq!(Hlc::new(0, 0).to_string(), "1970-01-01 00:00:00.000 UTC");
-        assert_eq!(Hlc::new(1_795_000_000_123, 2).to_string(), "2026-11-18 11:06:40.123 UTC+2");
+        assert_eq!(
+            Hlc::new(1_795_000_000_123, 2).to_string(),
+            "2026-11-18 11:06:40.123 UTC+2"
+        );
     }
 }

@@ -129,7 +129,11 @@ fn canonical_f32(r: f32) -> f32 {
 
 fn order_f64(r: f64) -> u64 {
     let bits = canonical_f64(r).to_bits();
-    if bits & SIGN64 != 0 { !bits } else { bits ^ SIGN64 }
+    if bits & SIGN64 != 0 {
+        !bits
+    } else {
+        bits ^ SIGN64
+    }
 }
 
 fn unorder_f64(u: u64) -> f64 {
@@ -138,7 +142,11 @@ fn unorder_f64(u: u64) -> f64 {
 
 fn order_f32(r: f32) -> u32 {
     let bits = canonical_f32(r).to_bits();
-    if bits & SIGN32 != 0 { !bits } else { bits ^ SIGN32 }
+    if bits & SIGN32 != 0 {
+        !bits
+    } else {
+        bits ^ SIGN32
+    }
 }
 
 fn unorder_f32(u: u32) -> f32 {
@@ -166,7 +174,10 @@ impl Decoder<'_> {
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let slice = self.bytes.get(self.pos..self.pos + N).ok_or_else(|| self.corrupt("truncated"))?;
+        let slice = self
+            .bytes
+            .get(self.pos..self.pos + N)
+            .ok_or_else(|| self.corrupt("truncated"))?;
         self.pos += N;
         let mut a = [0u8; N];
         a.copy_from_slice(slice);
@@ -271,13 +282,27 @@ mod tests {
 
     #[test]
     fn reals_follow_postgres_rules() {
-        let order = [f64::NEG_INFINITY, -1.5, -0.0, 1e-300, 2.0, f64::INFINITY, f64::NAN];
+        let order = [
+            f64::NEG_INFINITY,
+            -1.5,
+            -0.0,
+            1e-300,
+            2.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
         for w in order.windows(2) {
-            assert!(encode(&[Value::Real(w[0])]) < encode(&[Value::Real(w[1])]), "{w:?}");
+            assert!(
+                encode(&[Value::Real(w[0])]) < encode(&[Value::Real(w[1])]),
+                "{w:?}"
+            );
         }
         assert_eq!(encode(&[Value::Real(-0.0)]), encode(&[Value::Real(0.0)]));
         let other_nan = f64::from_bits(0xfff0_0000_0000_0001);
-        assert_eq!(encode(&[Value::Real(other_nan)]), encode(&[Value::Real(f64::NAN)]));
+        assert_eq!(
+            encode(&[Value::Real(other_nan)]),
+            encode(&[Value::Real(f64::NAN)])
+        );
     }
 
     #[test]

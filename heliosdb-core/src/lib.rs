@@ -30,6 +30,7 @@
 
 mod db;
 mod error;
+mod fence;
 mod hlc;
 pub mod key;
 mod log;
@@ -39,9 +40,7 @@ mod schema;
 mod value;
 mod write;
 
-pub use db::{
-    CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions, FORMAT_VERSION,
-};
+pub use db::{CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions, FORMAT_VERSION};
 pub use error::{Error, Result};
 pub use hlc::{Clock, Hlc};
 pub use log::{Change, ChangeRecord, LogPosition, NodeId, SchemaChange};

@@ -52,7 +52,10 @@ impl LogPosition {
     /// The position just after every record of commit `commit_seq`: reading "after" it
     /// yields the changes of later commits.
     pub fn end_of_commit(commit_seq: u64) -> Self {
-        LogPosition { commit_seq, index: u32::MAX }
+        LogPosition {
+            commit_seq,
+            index: u32::MAX,
+        }
     }
 
     pub(crate) fn to_key(self) -> [u8; 12] {
@@ -78,10 +81,18 @@ impl LogPosition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// A new row; `columns` holds every column.
-    Insert { key: Vec<Value>, columns: Vec<(ColumnId, Value)> },
+    Insert {
+        key: Vec<Value>,
+        columns: Vec<(ColumnId, Value)>,
+    },
     /// A changed row; `columns` holds only the columns whose value changed.
-    Update { key: Vec<Value>, columns: Vec<(ColumnId, Value)> },
-    Delete { key: Vec<Value> },
+    Update {
+        key: Vec<Value>,
+        columns: Vec<(ColumnId, Value)>,
+    },
+    Delete {
+        key: Vec<Value>,
+    },
     /// A schema change to the record's table.
     Schema(SchemaChange),
 }
@@ -161,11 +172,7 @@ pub(crate) fn encode_delete(h: &RecordHeader<'_>, key: &[u8], out: &mut Vec<u8>)
 }
 
 /// Encodes a schema change.
-pub(crate) fn encode_schema_change(
-    h: &RecordHeader<'_>,
-    change: &SchemaChange,
-    out: &mut Vec<u8>,
-) {
+pub(crate) fn encode_schema_change(h: &RecordHeader<'_>, change: &SchemaChange, out: &mut Vec<u8>) {
     let (op, payload) = match change {
         SchemaChange::CreateTable(t) => (OP_CREATE_TABLE, postcard::to_stdvec(t)),
         SchemaChange::DropTable => (OP_DROP_TABLE, Ok(Vec::new())),
@@ -214,22 +221,39 @@ pub(crate) fn decode(position: LogPosition, bytes: &[u8]) -> Result<ChangeRecord
         Ok(cols)
     };
     let change = match op {
-        OP_INSERT => Change::Insert { key: row_key()?, columns: columns(&mut r)? },
-        OP_UPDATE => Change::Update { key: row_key()?, columns: columns(&mut r)? },
+        OP_INSERT => Change::Insert {
+            key: row_key()?,
+            columns: columns(&mut r)?,
+        },
+        OP_UPDATE => Change::Update {
+            key: row_key()?,
+            columns: columns(&mut r)?,
+        },
         OP_DELETE => Change::Delete { key: row_key()? },
         OP_CREATE_TABLE => Change::Schema(SchemaChange::CreateTable(from_postcard(&mut r)?)),
         OP_DROP_TABLE => {
             r.take(4)?;
             Change::Schema(SchemaChange::DropTable)
         }
-        OP_RENAME_TABLE => Change::Schema(SchemaChange::RenameTable { to: from_postcard(&mut r)? }),
+        OP_RENAME_TABLE => Change::Schema(SchemaChange::RenameTable {
+            to: from_postcard(&mut r)?,
+        }),
         OP_ADD_COLUMN => Change::Schema(SchemaChange::AddColumn(from_postcard(&mut r)?)),
         OP_CREATE_INDEX => Change::Schema(SchemaChange::CreateIndex(from_postcard(&mut r)?)),
-        OP_DROP_INDEX => Change::Schema(SchemaChange::DropIndex { name: from_postcard(&mut r)? }),
+        OP_DROP_INDEX => Change::Schema(SchemaChange::DropIndex {
+            name: from_postcard(&mut r)?,
+        }),
         _ => return Err(r.corrupt(&format!("unknown change op {op}"))),
     };
     if !r.is_empty() {
         return Err(r.corrupt("trailing bytes"));
     }
-    Ok(ChangeRecord { position, commit_ts, origin, origin_seq, table, change })
+    Ok(ChangeRecord {
+        position,
+        commit_ts,
+        origin,
+        origin_seq,
+        table,
+        change,
+    })
 }

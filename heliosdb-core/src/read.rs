@@ -8,6 +8,7 @@ use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
 
 use crate::db::{HISTORY, INDEX, Inner, LOG, ROWS};
 use crate::error::{Error, Result};
+use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, ChangeRecord, LogPosition};
@@ -21,7 +22,7 @@ type RawRange = redb::Range<'static, &'static [u8], &'static [u8]>;
 /// Turns bounds over key prefixes into byte bounds within a table's key space.
 pub(crate) fn key_bounds(
     prefix: [u8; 4],
-    range: impl RangeBounds<[Value]>,
+    range: impl RangeBounds<Vec<Value>>,
 ) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let with_prefix = |values: &[Value]| {
         let mut k = prefix.to_vec();
@@ -46,7 +47,9 @@ pub(crate) fn key_bounds(
 /// The primary-key part of an index entry's key.
 pub(crate) fn index_entry_pk<'k>(entry: &'k [u8], index: &IndexSchema) -> Result<&'k [u8]> {
     // Skip the index id and one encoded value per indexed column.
-    let mut rest = entry.get(4..).ok_or_else(|| Error::Corrupt("index key truncated".into()))?;
+    let mut rest = entry
+        .get(4..)
+        .ok_or_else(|| Error::Corrupt("index key truncated".into()))?;
     for _ in &index.columns {
         rest = skip_key_value(rest)?;
     }
@@ -110,20 +113,28 @@ impl ReadTxn {
         v: redb::AccessGuard<'static, &'static [u8]>,
         key_trim: usize,
     ) -> StoredRow<'t> {
-        StoredRow { table, key_skip: 4, key_trim, key: RowKey::Guard(k), value: v }
+        StoredRow {
+            table,
+            key_skip: 4,
+            key_trim,
+            key: RowKey::Guard(k),
+            value: v,
+        }
     }
 
     /// The row with primary key `key` (the rowid for tables without a declared key).
     pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<StoredRow<'_>>> {
-        let table = self.catalog.table(table)?;
-        let k = self.full_key(table, key)?;
-        Ok(self.rows.get(k.as_slice())?.map(|v| StoredRow {
-            table,
-            key_skip: 4,
-            key_trim: 0,
-            key: RowKey::Owned(k),
-            value: v,
-        }))
+        fence(|| {
+            let table = self.catalog.table(table)?;
+            let k = self.full_key(table, key)?;
+            Ok(self.rows.get(k.as_slice())?.map(|v| StoredRow {
+                table,
+                key_skip: 4,
+                key_trim: 0,
+                key: RowKey::Owned(k),
+                value: v,
+            }))
+        })
     }
 
     fn full_key(&self, table: &TableSchema, key: &[Value]) -> Result<Vec<u8>> {
@@ -143,14 +154,16 @@ impl ReadTxn {
 
     /// Rows in primary-key order within `range`; each bound is a key prefix, so
     /// `[a]..=[a]` on a two-column key yields every row whose first key column is `a`.
-    pub fn scan(&self, table: &str, range: impl RangeBounds<[Value]>) -> Result<Scan<'_>> {
-        let table = self.catalog.table(table)?;
-        let (start, end) = key_bounds(table.id.to_be_bytes(), range);
-        let inner = self.rows.range::<&[u8]>((
-            start.as_ref().map(Vec::as_slice),
-            end.as_ref().map(Vec::as_slice),
-        ))?;
-        Ok(Scan { table, inner })
+    pub fn scan(&self, table: &str, range: impl RangeBounds<Vec<Value>>) -> Result<Scan<'_>> {
+        fence(|| {
+            let table = self.catalog.table(table)?;
+            let (start, end) = key_bounds(table.id.to_be_bytes(), range);
+            let inner = self.rows.range::<&[u8]>((
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            ))?;
+            Ok(Scan { table, inner })
+        })
     }
 
     /// Rows whose index key lies in `range` (bounds are prefixes of the indexed columns),
@@ -159,21 +172,33 @@ impl ReadTxn {
         &self,
         table: &str,
         index: &str,
-        range: impl RangeBounds<[Value]>,
+        range: impl RangeBounds<Vec<Value>>,
     ) -> Result<IndexScan<'_>> {
-        let table = self.catalog.table(table)?;
-        let index = table.index(index).ok_or_else(|| Error::IndexNotFound(index.into()))?;
-        let (start, end) = key_bounds(index.id.to_be_bytes(), range);
-        let entries = self.index.range::<&[u8]>((
-            start.as_ref().map(Vec::as_slice),
-            end.as_ref().map(Vec::as_slice),
-        ))?;
-        Ok(IndexScan { txn: self, table, index, entries })
+        fence(|| {
+            let table = self.catalog.table(table)?;
+            let index = table
+                .index(index)
+                .ok_or_else(|| Error::IndexNotFound(index.into()))?;
+            let (start, end) = key_bounds(index.id.to_be_bytes(), range);
+            let entries = self.index.range::<&[u8]>((
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            ))?;
+            Ok(IndexScan {
+                txn: self,
+                table,
+                index,
+                entries,
+            })
+        })
     }
 
     fn check_as_of(&self, at: Hlc) -> Result<()> {
         if at < self.horizon {
-            return Err(Error::HistoryUnavailable { requested: at, horizon: self.horizon });
+            return Err(Error::HistoryUnavailable {
+                requested: at,
+                horizon: self.horizon,
+            });
         }
         let now = self.inner.clock.peek();
         if at.physical_ms() > now.physical_ms() {
@@ -184,58 +209,74 @@ impl ReadTxn {
 
     /// The row with key `key` as it was at time `at`.
     pub fn get_as_of(&self, table: &str, key: &[Value], at: Hlc) -> Result<Option<StoredRow<'_>>> {
-        self.check_as_of(at)?;
-        if let Some(row) = self.get(table, key)? {
-            if row.valid_from()? <= at {
-                return Ok(Some(row));
+        fence(|| {
+            self.check_as_of(at)?;
+            if let Some(row) = self.get(table, key)? {
+                if row.valid_from()? <= at {
+                    return Ok(Some(row));
+                }
             }
-        }
-        let table = self.catalog.table(table)?;
-        let pk_key = self.full_key(table, key)?;
-        let mut start = pk_key.clone();
-        start.extend_from_slice(&at.0.saturating_add(1).to_be_bytes());
-        let mut end = pk_key;
-        end.extend_from_slice(&u64::MAX.to_be_bytes());
-        if let Some(entry) = self.history.range(start.as_slice()..=end.as_slice())?.next() {
-            let (k, v) = entry?;
-            if row_header(v.value())?.0 <= at {
-                return Ok(Some(self.row(table, k, v, 8)));
+            let table = self.catalog.table(table)?;
+            let pk_key = self.full_key(table, key)?;
+            let mut start = pk_key.clone();
+            start.extend_from_slice(&at.0.saturating_add(1).to_be_bytes());
+            let mut end = pk_key;
+            end.extend_from_slice(&u64::MAX.to_be_bytes());
+            if let Some(entry) = self
+                .history
+                .range(start.as_slice()..=end.as_slice())?
+                .next()
+            {
+                let (k, v) = entry?;
+                if row_header(v.value())?.0 <= at {
+                    return Ok(Some(self.row(table, k, v, 8)));
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
     }
 
     /// Every row of `table` as it was at time `at`, in primary-key order.
     pub fn scan_as_of(&self, table: &str, at: Hlc) -> Result<AsOfScan<'_>> {
-        self.check_as_of(at)?;
-        let table = self.catalog.table(table)?;
-        let prefix = table.id.to_be_bytes();
-        let end = key::prefix_end(&prefix);
-        let current = self.rows.range(&prefix[..]..end.as_slice())?;
-        let history = self.history.range(&prefix[..]..end.as_slice())?;
-        Ok(AsOfScan {
-            txn: self,
-            table,
-            at,
-            current,
-            history,
-            pending_current: None,
-            pending_history: None,
+        fence(|| {
+            self.check_as_of(at)?;
+            let table = self.catalog.table(table)?;
+            let prefix = table.id.to_be_bytes();
+            let end = key::prefix_end(&prefix);
+            let current = self.rows.range(&prefix[..]..end.as_slice())?;
+            let history = self.history.range(&prefix[..]..end.as_slice())?;
+            Ok(AsOfScan {
+                txn: self,
+                table,
+                at,
+                current,
+                history,
+                pending_current: None,
+                pending_history: None,
+            })
         })
     }
 
     /// Up to `limit` change records after `after`, in log order.
     pub fn changes_after(&self, after: LogPosition, limit: usize) -> Result<Vec<ChangeRecord>> {
-        let start = match after.index.checked_add(1) {
-            Some(index) => LogPosition { commit_seq: after.commit_seq, index },
-            None => LogPosition { commit_seq: after.commit_seq.saturating_add(1), index: 0 },
-        };
-        let mut out = Vec::new();
-        for entry in self.log.range(&start.to_key()[..]..)?.take(limit) {
-            let (k, v) = entry?;
-            out.push(log::decode(LogPosition::from_key(k.value())?, v.value())?);
-        }
-        Ok(out)
+        fence(|| {
+            let start = match after.index.checked_add(1) {
+                Some(index) => LogPosition {
+                    commit_seq: after.commit_seq,
+                    index,
+                },
+                None => LogPosition {
+                    commit_seq: after.commit_seq.saturating_add(1),
+                    index: 0,
+                },
+            };
+            let mut out = Vec::new();
+            for entry in self.log.range(&start.to_key()[..]..)?.take(limit) {
+                let (k, v) = entry?;
+                out.push(log::decode(LogPosition::from_key(k.value())?, v.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// Up to `limit` change records of commits after commit `commit_seq`.
@@ -245,9 +286,11 @@ impl ReadTxn {
 
     /// The sequence number of the last commit in this snapshot (0 for none).
     pub fn last_commit_seq(&self) -> Result<u64> {
-        Ok(match self.log.last()? {
-            Some((k, _)) => LogPosition::from_key(k.value())?.commit_seq,
-            None => 0,
+        fence(|| {
+            Ok(match self.log.last()? {
+                Some((k, _)) => LogPosition::from_key(k.value())?.commit_seq,
+                None => 0,
+            })
         })
     }
 }
@@ -258,13 +301,16 @@ pub struct Scan<'t> {
     inner: RawRange,
 }
 
-impl<'t> Iterator for Scan<'t> {
-    type Item = Result<StoredRow<'t>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        Some(match self.inner.next()? {
-            Ok((k, v)) => {
-                Ok(StoredRow {
+impl<'t> Scan<'t> {
+    fn wrap(
+        &self,
+        entry: Option<redb::Result<(RawGuard, RawGuard)>>,
+    ) -> Result<Option<StoredRow<'t>>> {
+        Ok(match entry {
+            None => None,
+            Some(entry) => {
+                let (k, v) = entry?;
+                Some(StoredRow {
                     table: self.table,
                     key_skip: 4,
                     key_trim: 0,
@@ -272,25 +318,31 @@ impl<'t> Iterator for Scan<'t> {
                     value: v,
                 })
             }
-            Err(e) => Err(e.into()),
         })
+    }
+}
+
+type RawGuard = redb::AccessGuard<'static, &'static [u8]>;
+
+impl<'t> Iterator for Scan<'t> {
+    type Item = Result<StoredRow<'t>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        fence(|| {
+            let entry = self.inner.next();
+            self.wrap(entry)
+        })
+        .transpose()
     }
 }
 
 impl DoubleEndedIterator for Scan<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        Some(match self.inner.next_back()? {
-            Ok((k, v)) => {
-                Ok(StoredRow {
-                    table: self.table,
-                    key_skip: 4,
-                    key_trim: 0,
-                    key: RowKey::Guard(k),
-                    value: v,
-                })
-            }
-            Err(e) => Err(e.into()),
+        fence(|| {
+            let entry = self.inner.next_back();
+            self.wrap(entry)
         })
+        .transpose()
     }
 }
 
@@ -307,7 +359,7 @@ impl<'t> Iterator for IndexScan<'t> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let entry = self.entries.next()?;
-        Some((|| {
+        Some(fence(|| {
             let (k, _) = entry?;
             let pk = index_entry_pk(k.value(), self.index)?;
             let mut full = self.table.id.to_be_bytes().to_vec();
@@ -322,7 +374,7 @@ impl<'t> Iterator for IndexScan<'t> {
                 key: RowKey::Owned(full),
                 value: v,
             })
-        })())
+        }))
     }
 }
 
@@ -378,7 +430,11 @@ impl<'t> AsOfScan<'t> {
             (Some(c), Some(h)) => c.key_bytes() < h.key_bytes(),
             (current, _) => current.is_some(),
         };
-        Ok(if take_current { self.pending_current.take() } else { self.pending_history.take() })
+        Ok(if take_current {
+            self.pending_current.take()
+        } else {
+            self.pending_history.take()
+        })
     }
 }
 
@@ -386,6 +442,6 @@ impl<'t> Iterator for AsOfScan<'t> {
     type Item = Result<StoredRow<'t>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.step().transpose()
+        fence(|| self.step()).transpose()
     }
 }

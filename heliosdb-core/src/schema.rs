@@ -95,7 +95,12 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
-        ColumnSpec { name: name.into(), data_type, nullable: true, backfill: Value::Null }
+        ColumnSpec {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            backfill: Value::Null,
+        }
     }
 
     pub fn not_null(mut self) -> Self {
@@ -119,7 +124,10 @@ pub struct TableSpec {
 
 impl TableSpec {
     pub fn new(name: impl Into<String>) -> Self {
-        TableSpec { name: name.into(), ..Default::default() }
+        TableSpec {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     pub fn column(mut self, column: ColumnSpec) -> Self {
@@ -170,7 +178,10 @@ pub struct Catalog {
 fn check_value_fits(table: &str, column: &ColumnSchema, value: &Value) -> Result<()> {
     if value.is_null() {
         if !column.nullable {
-            return Err(Error::NullViolation { table: table.into(), column: column.name.clone() });
+            return Err(Error::NullViolation {
+                table: table.into(),
+                column: column.name.clone(),
+            });
         }
         return Ok(());
     }
@@ -187,14 +198,18 @@ fn check_value_fits(table: &str, column: &ColumnSchema, value: &Value) -> Result
 
 fn check_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 255 {
-        return Err(Error::InvalidSchema(format!("a {kind} name must have 1 to 255 bytes")));
+        return Err(Error::InvalidSchema(format!(
+            "a {kind} name must have 1 to 255 bytes"
+        )));
     }
     Ok(())
 }
 
 impl Catalog {
     pub fn table(&self, name: &str) -> Result<&Arc<TableSchema>> {
-        self.tables.get(name).ok_or_else(|| Error::TableNotFound(name.into()))
+        self.tables
+            .get(name)
+            .ok_or_else(|| Error::TableNotFound(name.into()))
     }
 
     pub fn tables(&self) -> impl Iterator<Item = &Arc<TableSchema>> {
@@ -202,7 +217,9 @@ impl Catalog {
     }
 
     pub fn find_index(&self, index: &str) -> Option<(&Arc<TableSchema>, &IndexSchema)> {
-        self.tables.values().find_map(|t| t.index(index).map(|i| (t, i)))
+        self.tables
+            .values()
+            .find_map(|t| t.index(index).map(|i| (t, i)))
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -218,7 +235,10 @@ impl Catalog {
             .ok_or_else(|| Error::Corrupt("catalog record truncated".into()))?;
         let version = u32::from_le_bytes(*version);
         if version > CATALOG_FORMAT {
-            return Err(Error::NewerFormat { found: version, supported: CATALOG_FORMAT });
+            return Err(Error::NewerFormat {
+                found: version,
+                supported: CATALOG_FORMAT,
+            });
         }
         postcard::from_bytes(body).map_err(|e| Error::Corrupt(format!("catalog: {e}")))
     }
@@ -230,16 +250,24 @@ impl Catalog {
             return Err(Error::TableExists(spec.name.clone()));
         }
         if spec.columns.is_empty() {
-            return Err(Error::InvalidSchema(format!("table {} needs a column", spec.name)));
+            return Err(Error::InvalidSchema(format!(
+                "table {} needs a column",
+                spec.name
+            )));
         }
         let mut columns: Vec<ColumnSchema> = Vec::with_capacity(spec.columns.len());
         for (i, c) in spec.columns.iter().enumerate() {
             check_name("column", &c.name)?;
             if columns.iter().any(|d| d.name == c.name) {
-                return Err(Error::ColumnExists { table: spec.name.clone(), column: c.name.clone() });
+                return Err(Error::ColumnExists {
+                    table: spec.name.clone(),
+                    column: c.name.clone(),
+                });
             }
             if c.data_type == DataType::Vector(0) {
-                return Err(Error::InvalidSchema("a vector needs at least 1 dimension".into()));
+                return Err(Error::InvalidSchema(
+                    "a vector needs at least 1 dimension".into(),
+                ));
             }
             columns.push(ColumnSchema {
                 id: i as ColumnId,
@@ -260,7 +288,9 @@ impl Catalog {
         let pk = table.column_positions(&spec.primary_key)?;
         for (n, p) in pk.iter().enumerate() {
             if pk[..n].contains(p) {
-                return Err(Error::InvalidSchema("a primary-key column is listed twice".into()));
+                return Err(Error::InvalidSchema(
+                    "a primary-key column is listed twice".into(),
+                ));
             }
             // A primary key is never NULL, as in PostgreSQL.
             table.columns[*p].nullable = false;
@@ -273,7 +303,9 @@ impl Catalog {
     }
 
     pub(crate) fn drop_table(&mut self, name: &str) -> Result<Arc<TableSchema>> {
-        self.tables.remove(name).ok_or_else(|| Error::TableNotFound(name.into()))
+        self.tables
+            .remove(name)
+            .ok_or_else(|| Error::TableNotFound(name.into()))
     }
 
     pub(crate) fn rename_table(&mut self, from: &str, to: &str) -> Result<Arc<TableSchema>> {
@@ -288,11 +320,18 @@ impl Catalog {
         Ok(table)
     }
 
-    pub(crate) fn add_column(&mut self, table: &str, spec: &ColumnSpec) -> Result<Arc<TableSchema>> {
+    pub(crate) fn add_column(
+        &mut self,
+        table: &str,
+        spec: &ColumnSpec,
+    ) -> Result<Arc<TableSchema>> {
         check_name("column", &spec.name)?;
         let mut t = (**self.table(table)?).clone();
         if t.column_index(&spec.name).is_some() {
-            return Err(Error::ColumnExists { table: table.into(), column: spec.name.clone() });
+            return Err(Error::ColumnExists {
+                table: table.into(),
+                column: spec.name.clone(),
+            });
         }
         let column = ColumnSchema {
             id: t.next_column_id,
@@ -325,7 +364,10 @@ impl Catalog {
         }
         let mut t = (**self.table(table)?).clone();
         if spec.columns.is_empty() {
-            return Err(Error::InvalidSchema(format!("index {} needs a column", spec.name)));
+            return Err(Error::InvalidSchema(format!(
+                "index {} needs a column",
+                spec.name
+            )));
         }
         let index = IndexSchema {
             id: self.next_index_id,
@@ -341,9 +383,15 @@ impl Catalog {
     }
 
     pub(crate) fn drop_index(&mut self, name: &str) -> Result<(Arc<TableSchema>, IndexSchema)> {
-        let (table, _) = self.find_index(name).ok_or_else(|| Error::IndexNotFound(name.into()))?;
+        let (table, _) = self
+            .find_index(name)
+            .ok_or_else(|| Error::IndexNotFound(name.into()))?;
         let mut t = (**table).clone();
-        let at = t.indexes.iter().position(|i| i.name == name).unwrap_or_default();
+        let at = t
+            .indexes
+            .iter()
+            .position(|i| i.name == name)
+            .unwrap_or_default();
         let index = t.indexes.remove(at);
         let t = Arc::new(t);
         self.tables.insert(t.name.clone(), t.clone());

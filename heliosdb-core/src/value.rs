@@ -280,7 +280,10 @@ pub fn check_value_size(value: &Value) -> Result<()> {
         _ => 0,
     };
     if len > VALUE_BYTES_MAX {
-        return Err(Error::ValueTooLarge { bytes: len as u64, max: VALUE_BYTES_MAX as u64 });
+        return Err(Error::ValueTooLarge {
+            bytes: len as u64,
+            max: VALUE_BYTES_MAX as u64,
+        });
     }
     Ok(())
 }
@@ -294,7 +297,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
-        Reader { bytes, pos: 0, what }
+        Reader {
+            bytes,
+            pos: 0,
+            what,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -422,6 +429,10 @@ mod tests {
             assert!(Reader::new(&buf[..cut], "test").value_ref().is_err());
         }
         assert!(Reader::new(&[99], "test").value_ref().is_err());
-        assert!(Reader::new(&[TAG_TEXT, 2, 0, 0, 0, 0xff, 0xfe], "t").value_ref().is_err());
+        assert!(
+            Reader::new(&[TAG_TEXT, 2, 0, 0, 0, 0xff, 0xfe], "t")
+                .value_ref()
+                .is_err()
+        );
     }
 }

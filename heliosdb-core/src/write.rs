@@ -11,20 +11,21 @@ use std::sync::Arc;
 
 use redb::{ReadableTable, Table};
 
+use crate::CommitNotice;
 use crate::db::{
     Counters, EXPIRY, HISTORY, INDEX, Inner, LOG, META, META_CATALOG, META_COUNTERS,
     META_GC_HORIZON, ROWS, Shared, reload_settings,
 };
 use crate::error::{Error, Result};
+use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
-use crate::log::{self, LogPosition, NodeId, RecordHeader, SchemaChange};
+use crate::log::{self, Change, ChangeRecord, LogPosition, NodeId, RecordHeader, SchemaChange};
 use crate::row::{decode_row, encode_row, row_header};
 use crate::schema::{
     Catalog, ColumnSpec, IndexSchema, IndexSpec, TableId, TableSchema, TableSpec, check_row,
 };
 use crate::value::Value;
-use crate::CommitNotice;
 
 type RawTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 
@@ -158,7 +159,10 @@ impl State {
         self.changes = index.checked_add(1).ok_or_else(|| {
             Error::Storage("over 4 billion changes in one transaction; commit in parts".into())
         })?;
-        Ok(LogPosition { commit_seq: self.counters.commit_seq + 1, index })
+        Ok(LogPosition {
+            commit_seq: self.counters.commit_seq + 1,
+            index,
+        })
     }
 }
 
@@ -216,8 +220,11 @@ fn check_unique(
         for entry in t.index.range(prefix.as_slice()..end.as_slice())? {
             let (k, _) = entry?;
             if &k.value()[prefix.len()..] != own_pk {
-                let shown: Vec<String> =
-                    index.columns.iter().map(|&c| values[c].to_string()).collect();
+                let shown: Vec<String> = index
+                    .columns
+                    .iter()
+                    .map(|&c| values[c].to_string())
+                    .collect();
                 return Err(Error::UniqueViolation {
                     table: table.name.clone(),
                     index: index.name.clone(),
@@ -229,14 +236,25 @@ fn check_unique(
     Ok(())
 }
 
-fn insert_index_entries(t: &mut Tables<'_>, table: &TableSchema, values: &[Value], pk: &[u8]) -> Result<()> {
+fn insert_index_entries(
+    t: &mut Tables<'_>,
+    table: &TableSchema,
+    values: &[Value],
+    pk: &[u8],
+) -> Result<()> {
     for index in &table.indexes {
-        t.index.insert(index_key(index, values, pk).as_slice(), &[][..])?;
+        t.index
+            .insert(index_key(index, values, pk).as_slice(), &[][..])?;
     }
     Ok(())
 }
 
-fn remove_index_entries(t: &mut Tables<'_>, table: &TableSchema, values: &[Value], pk: &[u8]) -> Result<()> {
+fn remove_index_entries(
+    t: &mut Tables<'_>,
+    table: &TableSchema,
+    values: &[Value],
+    pk: &[u8],
+) -> Result<()> {
     for index in &table.indexes {
         t.index.remove(index_key(index, values, pk).as_slice())?;
     }
@@ -291,9 +309,13 @@ fn get_raw(t: &Tables<'_>, prefix: [u8; 4], pk: &[u8]) -> Result<Option<Vec<u8>>
 impl WriteTxn {
     pub(crate) fn begin(inner: Arc<Inner>) -> Result<WriteTxn> {
         let mut txn = inner.redb.begin_write()?;
-        let durability =
-            if inner.durable { redb::Durability::Immediate } else { redb::Durability::None };
-        txn.set_durability(durability).map_err(|e| Error::Storage(e.to_string()))?;
+        let durability = if inner.durable {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(|e| Error::Storage(e.to_string()))?;
         let catalog = inner.shared().catalog.clone();
         let cell = Cell::try_new(txn, |txn| -> Result<Tables<'_>> {
             Ok(Tables {
@@ -349,17 +371,15 @@ impl WriteTxn {
     }
 
     /// Runs a mutation; a storage error inside it poisons the transaction.
-    fn mutate<R>(
-        &mut self,
-        f: impl FnOnce(&mut Tables<'_>, &mut State) -> Result<R>,
-    ) -> Result<R> {
+    fn mutate<R>(&mut self, f: impl FnOnce(&mut Tables<'_>, &mut State) -> Result<R>) -> Result<R> {
         if self.poisoned {
             return Err(Error::Storage(
                 "an earlier storage error aborted this transaction; roll it back".into(),
             ));
         }
         let state = &mut self.state;
-        let result = self.cell.with_dependent_mut(|_, t| f(t, state));
+        let cell = &mut self.cell;
+        let result = fence(|| cell.with_dependent_mut(|_, t| f(t, state)));
         if let Err(Error::Storage(_) | Error::Io(_) | Error::Corrupt(_)) = &result {
             self.poisoned = true;
         }
@@ -367,7 +387,7 @@ impl WriteTxn {
     }
 
     fn read<R>(&self, f: impl FnOnce(&Tables<'_>) -> Result<R>) -> Result<R> {
-        self.cell.with_dependent(|_, t| f(t))
+        fence(|| self.cell.with_dependent(|_, t| f(t)))
     }
 
     fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
@@ -390,11 +410,18 @@ impl WriteTxn {
         let table = self.table(table)?;
         check_row(&table, values)?;
         let pk = self.new_key(&table, values)?;
+        self.insert_at(table, pk, values)
+    }
+
+    fn insert_at(&mut self, table: Arc<TableSchema>, pk: Vec<u8>, values: &[Value]) -> Result<()> {
         self.mutate(|t, s| {
             let prefix = table_prefix(table.id);
             full_key(prefix, &pk, &mut s.key_buf);
             if t.rows.get(s.key_buf.as_slice())?.is_some() {
-                return Err(Error::DuplicateKey { table: table.name.clone(), key: show_key(&pk) });
+                return Err(Error::DuplicateKey {
+                    table: table.name.clone(),
+                    key: show_key(&pk),
+                });
             }
             check_unique(t, &table, values, &pk, None)?;
             write_new_row(t, s, &table, &pk, values)
@@ -415,7 +442,11 @@ impl WriteTxn {
             return self.insert(table, values);
         }
         check_row(&schema, values)?;
-        let key: Vec<Value> = schema.primary_key.iter().map(|&c| values[c].clone()).collect();
+        let key: Vec<Value> = schema
+            .primary_key
+            .iter()
+            .map(|&c| values[c].clone())
+            .collect();
         if self.update(table, &key, values)? {
             return Ok(());
         }
@@ -429,7 +460,11 @@ impl WriteTxn {
         check_key_arity(&table, key)?;
         check_row(&table, values)?;
         let old_pk = key::encode(key);
-        let new_pk = if table.has_rowid() { old_pk.clone() } else { encode_pk(&table, values) };
+        let new_pk = if table.has_rowid() {
+            old_pk.clone()
+        } else {
+            encode_pk(&table, values)
+        };
         self.mutate(|t, s| {
             let prefix = table_prefix(table.id);
             let Some(old) = get_raw(t, prefix, &old_pk)? else {
@@ -448,8 +483,9 @@ impl WriteTxn {
                 write_new_row(t, s, &table, &new_pk, values)?;
                 return Ok(true);
             }
-            let changed: Vec<usize> =
-                (0..values.len()).filter(|&i| !values[i].same_as(&old_values[i])).collect();
+            let changed: Vec<usize> = (0..values.len())
+                .filter(|&i| !values[i].same_as(&old_values[i]))
+                .collect();
             if changed.is_empty() {
                 return Ok(true);
             }
@@ -460,8 +496,10 @@ impl WriteTxn {
             t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
             for index in &table.indexes {
                 if index.columns.iter().any(|c| changed.contains(c)) {
-                    t.index.remove(index_key(index, &old_values, &old_pk).as_slice())?;
-                    t.index.insert(index_key(index, values, &old_pk).as_slice(), &[][..])?;
+                    t.index
+                        .remove(index_key(index, &old_values, &old_pk).as_slice())?;
+                    t.index
+                        .insert(index_key(index, values, &old_pk).as_slice(), &[][..])?;
                 }
             }
             let cols = changed.iter().map(|&i| (table.columns[i].id, &values[i]));
@@ -502,17 +540,26 @@ impl WriteTxn {
     pub fn scan<'a>(
         &'a self,
         table: &str,
-        range: impl std::ops::RangeBounds<[Value]>,
+        range: impl std::ops::RangeBounds<Vec<Value>>,
     ) -> Result<WriteScan<'a>> {
         let table = self.table(table)?;
         let (start, end) = crate::read::key_bounds(table_prefix(table.id), range);
-        Ok(WriteScan { txn: self, table, next: start, end, batch: Vec::new(), done: false })
+        Ok(WriteScan {
+            txn: self,
+            table,
+            next: start,
+            end,
+            batch: Vec::new(),
+            done: false,
+        })
     }
 
     /// Rows whose index key starts with `prefix`, in index order.
     pub fn index_lookup(&self, table: &str, index: &str, prefix: &[Value]) -> Result<Vec<Row>> {
         let table = self.table(table)?;
-        let index = table.index(index).ok_or_else(|| Error::IndexNotFound(index.into()))?;
+        let index = table
+            .index(index)
+            .ok_or_else(|| Error::IndexNotFound(index.into()))?;
         let mut start = index.id.to_be_bytes().to_vec();
         for v in prefix {
             key::encode_into(v, &mut start);
@@ -527,7 +574,10 @@ impl WriteTxn {
                 let bytes = get_raw(t, table_prefix(table.id), pk)?.ok_or_else(|| {
                     Error::Corrupt(format!("index {} points at a missing row", index.name))
                 })?;
-                rows.push(Row { key: key::decode(pk)?, values: decode_row(&table, &bytes)? });
+                rows.push(Row {
+                    key: key::decode(pk)?,
+                    values: decode_row(&table, &bytes)?,
+                });
             }
             Ok(rows)
         })
@@ -543,7 +593,11 @@ impl WriteTxn {
             None => self.read(|t| {
                 let prefix = table_prefix(table.id);
                 let end = key::prefix_end(&prefix);
-                let last = t.rows.range(&prefix[..]..end.as_slice())?.next_back().transpose()?;
+                let last = t
+                    .rows
+                    .range(&prefix[..]..end.as_slice())?
+                    .next_back()
+                    .transpose()?;
                 Ok(match last {
                     Some((k, _)) => match key::decode(&k.value()[4..])?.as_slice() {
                         [Value::Integer(i)] => i.checked_add(1).ok_or_else(|| {
@@ -588,9 +642,11 @@ impl WriteTxn {
         self.mutate(|t, _| {
             let prefix = table_prefix(table.id);
             let end = key::prefix_end(&prefix);
-            t.rows.retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            t.rows
+                .retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
             // History entries go now; their expiry entries are skipped by the collector.
-            t.history.retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            t.history
+                .retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
             for index in &table.indexes {
                 let p = index.id.to_be_bytes();
                 let e = key::prefix_end(&p);
@@ -633,8 +689,11 @@ impl WriteTxn {
                         continue;
                     }
                     if !seen.insert(index_key(&index, &row.values, &[])) {
-                        let shown: Vec<String> =
-                            index.columns.iter().map(|&c| row.values[c].to_string()).collect();
+                        let shown: Vec<String> = index
+                            .columns
+                            .iter()
+                            .map(|&c| row.values[c].to_string())
+                            .collect();
                         return Err(Error::UniqueViolation {
                             table: schema.name.clone(),
                             index: index.name.clone(),
@@ -645,7 +704,8 @@ impl WriteTxn {
             }
             for row in &rows {
                 let pk = key::encode(&row.key);
-                t.index.insert(index_key(&index, &row.values, &pk).as_slice(), &[][..])?;
+                t.index
+                    .insert(index_key(&index, &row.values, &pk).as_slice(), &[][..])?;
             }
             Ok(())
         })?;
@@ -664,6 +724,87 @@ impl WriteTxn {
             Ok(())
         })?;
         self.log_schema(&table.name, SchemaChange::DropIndex { name: name.into() })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Replay
+    // ----------------------------------------------------------------------------------
+
+    /// Applies a change record read from some database's log, as a local change of this
+    /// transaction. Replaying a log in order into an empty database reproduces the data.
+    pub fn apply_change(&mut self, record: &ChangeRecord) -> Result<()> {
+        let name = record.table.as_str();
+        match &record.change {
+            Change::Insert { key, columns } => {
+                let values = self.values_from_columns(name, None, columns)?;
+                let table = self.table(name)?;
+                if !table.has_rowid() {
+                    return self.put(name, &values);
+                }
+                // Keep the logged rowid; the next new rowid is looked up again.
+                check_row(&table, &values)?;
+                check_key_arity(&table, key)?;
+                self.state.rowids.remove(&table.id);
+                self.insert_at(table, key::encode(key), &values)
+            }
+            Change::Update { key, columns } => {
+                let Some(old) = self.get(name, key)? else {
+                    return Err(Error::Corrupt(format!(
+                        "an update of {name} names a row that does not exist"
+                    )));
+                };
+                let values = self.values_from_columns(name, Some(old), columns)?;
+                self.update(name, key, &values).map(|_| ())
+            }
+            Change::Delete { key } => self.delete(name, key).map(|_| ()),
+            Change::Schema(SchemaChange::CreateTable(t)) => {
+                let mut spec = TableSpec::new(&t.name);
+                for c in &t.columns {
+                    let mut column =
+                        ColumnSpec::new(&c.name, c.data_type).backfill(c.backfill.clone());
+                    column.nullable = c.nullable;
+                    spec = spec.column(column);
+                }
+                let pk = t.primary_key.iter().map(|&i| t.columns[i].name.clone());
+                self.create_table(&spec.primary_key(pk))
+            }
+            Change::Schema(SchemaChange::DropTable) => self.drop_table(name),
+            Change::Schema(SchemaChange::RenameTable { to }) => self.rename_table(name, to),
+            Change::Schema(SchemaChange::AddColumn(c)) => {
+                let mut column = ColumnSpec::new(&c.name, c.data_type).backfill(c.backfill.clone());
+                column.nullable = c.nullable;
+                self.add_column(name, &column)
+            }
+            Change::Schema(SchemaChange::CreateIndex(i)) => {
+                let table = self.table(name)?;
+                let columns = i.columns.iter().map(|&c| table.columns[c].name.clone());
+                let mut spec = IndexSpec::new(&i.name, columns);
+                spec.unique = i.unique;
+                self.create_index(name, &spec)
+            }
+            Change::Schema(SchemaChange::DropIndex { name: index }) => self.drop_index(index),
+        }
+    }
+
+    /// A full row from `(column id, value)` pairs laid over `base` (or all NULL).
+    fn values_from_columns(
+        &self,
+        table: &str,
+        base: Option<Vec<Value>>,
+        columns: &[(crate::ColumnId, Value)],
+    ) -> Result<Vec<Value>> {
+        let schema = self.table(table)?;
+        let mut values = base.unwrap_or_else(|| vec![Value::Null; schema.columns.len()]);
+        for (id, value) in columns {
+            let at = schema
+                .column_by_id(*id)
+                .ok_or_else(|| Error::ColumnNotFound {
+                    table: table.into(),
+                    column: format!("#{id}"),
+                })?;
+            values[at] = value.clone();
+        }
+        Ok(values)
     }
 
     // ----------------------------------------------------------------------------------
@@ -689,8 +830,11 @@ impl WriteTxn {
                 return Ok(0);
             }
             let old = t.meta.get(META_GC_HORIZON)?.map(|g| g.value().to_vec());
-            let old = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_le_bytes);
-            t.meta.insert(META_GC_HORIZON, &old.max(horizon.0).to_le_bytes()[..])?;
+            let old = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes);
+            t.meta
+                .insert(META_GC_HORIZON, &old.max(horizon.0).to_le_bytes()[..])?;
             for ek in &expired {
                 let (valid_to, rest) = ek.split_at(8);
                 let mut hk = rest.to_vec();
@@ -752,17 +896,20 @@ impl WriteTxn {
             None
         };
         let WriteTxn { inner, cell, .. } = self;
-        let txn = cell.into_owner();
-        match new_shared {
-            // Readers must not pair the new snapshot with the old catalog: swap both under
-            // the lock that `begin_read` takes.
-            Some(shared) => {
-                let mut guard = inner.shared_mut();
-                txn.commit()?;
-                *guard = shared;
+        fence(|| {
+            let txn = cell.into_owner();
+            match new_shared {
+                // Readers must not pair the new snapshot with the old catalog: swap both
+                // under the lock that `begin_read` takes.
+                Some(shared) => {
+                    let mut guard = inner.shared_mut();
+                    txn.commit()?;
+                    *guard = shared;
+                }
+                None => txn.commit()?,
             }
-            None => txn.commit()?,
-        }
+            Ok(())
+        })?;
         if changes > 0 {
             inner.notify(CommitNotice {
                 commit_seq: info.commit_seq,
@@ -775,8 +922,7 @@ impl WriteTxn {
 
     /// Discards every change of this transaction.
     pub fn rollback(self) -> Result<()> {
-        self.cell.into_owner().abort()?;
-        Ok(())
+        fence(|| Ok(self.cell.into_owner().abort()?))
     }
 }
 
@@ -833,8 +979,12 @@ impl Iterator for WriteScan<'_> {
             }
         }
         let (k, v) = self.batch.pop()?;
-        let row = key::decode(&k[4..])
-            .and_then(|key| Ok(Row { key, values: decode_row(&self.table, &v)? }));
+        let row = key::decode(&k[4..]).and_then(|key| {
+            Ok(Row {
+                key,
+                values: decode_row(&self.table, &v)?,
+            })
+        });
         Some(row)
     }
 }

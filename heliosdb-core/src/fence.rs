@@ -1,0 +1,25 @@
+//! A fence around the storage engine: redb answers some kinds of page damage with a panic
+//! rather than an error. A library must not panic on a corrupt file, so every call into
+//! redb runs inside [`fence`], which turns such a panic into [`Error::Corrupt`].
+//!
+//! This relies on unwinding; a binary built with `panic = "abort"` aborts instead.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{Error, Result};
+
+/// Runs `f`, reporting a panic inside it as corruption.
+pub(crate) fn fence<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // AssertUnwindSafe: after a caught panic the handle is only used to report errors;
+    // redb's own locks turn poisoned and every later call fails (and is fenced) too.
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Err(Error::Corrupt(format!(
+            "the storage engine stopped on damaged data: {why}"
+        )))
+    })
+}

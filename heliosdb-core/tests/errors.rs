@@ -1,0 +1,219 @@
+//! Bad input gets a typed error and changes nothing.
+use std::io::Write;
+
+use heliosdb_core::{
+    ColumnSpec, DataType, Database, DatabaseOptions, Error, IndexSpec, TableSpec, Value,
+};
+
+fn people(db: &Database) {
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("people")
+            .column(ColumnSpec::new("id", DataType::Integer))
+            .column(ColumnSpec::new("email", DataType::Text).not_null())
+            .column(ColumnSpec::new("embedding", DataType::Vector(3)))
+            .primary_key(["id"]),
+    )
+    .unwrap();
+    w.create_index(
+        "people",
+        &IndexSpec::new("people_email", ["email"]).unique(),
+    )
+    .unwrap();
+    w.insert("people", &[1.into(), "a@x".into(), Value::Null])
+        .unwrap();
+    w.commit().unwrap();
+}
+
+fn snapshot(db: &Database) -> (Vec<Vec<Value>>, usize) {
+    let r = db.begin_read().unwrap();
+    let rows = r
+        .scan("people", ..)
+        .unwrap()
+        .map(|r| r.unwrap().values().unwrap())
+        .collect();
+    (rows, r.changes_since(0, usize::MAX).unwrap().len())
+}
+
+#[test]
+fn input_errors_are_typed_and_change_nothing() {
+    let db = Database::open_in_memory().unwrap();
+    people(&db);
+    let before = snapshot(&db);
+    let mut w = db.begin_write().unwrap();
+    let cases: Vec<(Error, &str)> = vec![
+        (
+            w.insert("nope", &[1.into()]).unwrap_err(),
+            "no such table: nope",
+        ),
+        (
+            w.insert("people", &[2.into(), 5.into(), Value::Null])
+                .unwrap_err(),
+            "is TEXT, but a INTEGER",
+        ),
+        (
+            w.insert("people", &[2.into(), Value::Null, Value::Null])
+                .unwrap_err(),
+            "NOT NULL",
+        ),
+        (
+            w.insert("people", &[1.into(), "b@x".into(), Value::Null])
+                .unwrap_err(),
+            "duplicate primary key (1)",
+        ),
+        (
+            w.insert("people", &[2.into(), "a@x".into(), Value::Null])
+                .unwrap_err(),
+            "unique index people_email",
+        ),
+        (
+            w.insert("people", &[2.into()]).unwrap_err(),
+            "has 3 columns but 1 values",
+        ),
+        (
+            w.insert(
+                "people",
+                &[2.into(), "c@x".into(), Value::Vector(vec![1.0, 2.0])],
+            )
+            .unwrap_err(),
+            "VECTOR(3)",
+        ),
+        (
+            w.update(
+                "people",
+                &[1.into(), 2.into()],
+                &[1.into(), "z".into(), Value::Null],
+            )
+            .unwrap_err(),
+            "key has 2 values",
+        ),
+        (
+            w.create_table(&TableSpec::new("people").column(ColumnSpec::new("x", DataType::Blob)))
+                .unwrap_err(),
+            "already exists",
+        ),
+        (
+            w.create_index("people", &IndexSpec::new("i", ["nope"]))
+                .unwrap_err(),
+            "has no column nope",
+        ),
+    ];
+    for (err, text) in &cases {
+        assert!(
+            err.to_string().contains(text),
+            "{err} should mention {text}"
+        );
+    }
+    // The transaction is still usable and a failed call left no trace in it.
+    w.insert(
+        "people",
+        &[2.into(), "b@x".into(), Value::Vector(vec![1.0, 2.0, 3.0])],
+    )
+    .unwrap();
+    w.rollback().unwrap();
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_garbage_file_is_not_a_database_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.db");
+    let junk: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, &junk).unwrap();
+    let err = Database::open(&path).unwrap_err();
+    assert!(
+        matches!(err, Error::NotADatabase { .. } | Error::Corrupt(_)),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), junk);
+}
+
+#[test]
+fn a_newer_format_version_is_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    drop(Database::open(&path).unwrap());
+    {
+        // Pretend a future version wrote the file.
+        let db = redb::Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&[u8], &[u8]> =
+                redb::TableDefinition::new("heliosdb.meta");
+            let mut meta = w.open_table(def).unwrap();
+            meta.insert(&b"format"[..], &99u32.to_le_bytes()[..])
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let err = Database::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NewerFormat { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("upgrade heliosdb"));
+}
+
+#[test]
+fn corrupted_pages_are_found_at_a_verifying_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    {
+        let db = Database::open(&path).unwrap();
+        people(&db);
+        let mut w = db.begin_write().unwrap();
+        for i in 2..2000i64 {
+            w.insert(
+                "people",
+                &[i.into(), format!("user{i}@example.com").into(), Value::Null],
+            )
+            .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let clean = std::fs::read(&path).unwrap();
+    // Flip bytes at many offsets; every outcome must be an error or correct data.
+    for offset in (4096..clean.len()).step_by(clean.len() / 40) {
+        let mut bad = clean.clone();
+        for b in &mut bad[offset..(offset + 64).min(clean.len())] {
+            *b ^= 0x5a;
+        }
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&bad)
+            .unwrap();
+        let result = std::panic::catch_unwind(|| -> Result<usize, Error> {
+            let options = DatabaseOptions { verify_on_open: true, ..Default::default() };
+            let db = Database::open_with(&path, options)?;
+            let r = db.begin_read()?;
+            let mut n = 0;
+            for row in r.scan("people", ..)? {
+                row?.values()?;
+                n += 1;
+            }
+            Ok(n)
+        });
+        let outcome = result.unwrap_or_else(|_| panic!("panic with corruption at byte {offset}"));
+        if let Ok(n) = outcome {
+            assert_eq!(n, 1999, "corruption at {offset} changed the data silently");
+        }
+    }
+}
+
+#[test]
+fn missing_tables_and_indexes_are_named() {
+    let db = Database::open_in_memory().unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.scan("ghost", ..).err().unwrap().to_string(),
+        "no such table: ghost"
+    );
+    let mut w = db.begin_write().unwrap();
+    assert!(matches!(
+        w.drop_index("ghost_idx"),
+        Err(Error::IndexNotFound(_))
+    ));
+    assert!(matches!(
+        w.drop_table("ghost"),
+        Err(Error::TableNotFound(_))
+    ));
+}
