@@ -182,7 +182,10 @@ fn corrupted_pages_are_found_at_a_verifying_open() {
             .write_all(&bad)
             .unwrap();
         let result = std::panic::catch_unwind(|| -> Result<usize, Error> {
-            let options = DatabaseOptions { verify_on_open: true, ..Default::default() };
+            let options = DatabaseOptions {
+                verify_on_open: true,
+                ..Default::default()
+            };
             let db = Database::open_with(&path, options)?;
             let r = db.begin_read()?;
             let mut n = 0;

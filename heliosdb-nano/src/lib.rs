@@ -1,1 +1,49 @@
-//! facade
+//! HeliosDB Nano: an embedded database that apps open as a file, in-process.
+//!
+//! This facade wires the parts together; each lives in its own crate and is switched by a
+//! cargo feature (all on by default):
+//!
+//! | feature | crate | state |
+//! | --- | --- | --- |
+//! | (always) | [`heliosdb_core`] | storage engine: typed rows, history, change log |
+//! | `sql` | `heliosdb-sql` | not built yet |
+//! | `vector` | `heliosdb-vector` | not built yet |
+//! | `crypto` | `heliosdb-crypto` | not built yet |
+//! | `compress` | `heliosdb-compress` | not built yet |
+//! | `sync` (alias `sync-experimental`) | `heliosdb-sync` | not built yet |
+//!
+//! Until the SQL engine lands, the API is the storage engine's:
+//!
+//! ```
+//! use heliosdb_nano::{ColumnSpec, DataType, Database, TableSpec, Value};
+//!
+//! let db = Database::open_in_memory()?;
+//! let mut w = db.begin_write()?;
+//! w.create_table(&TableSpec::new("notes")
+//!     .column(ColumnSpec::new("id", DataType::Integer))
+//!     .column(ColumnSpec::new("body", DataType::Text))
+//!     .primary_key(["id"]))?;
+//! w.insert("notes", &[Value::Integer(1), Value::from("hello")])?;
+//! w.commit()?;
+//! assert_eq!(db.begin_read()?.scan("notes", ..)?.count(), 1);
+//! # Ok::<(), heliosdb_nano::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub use heliosdb_core as core;
+pub use heliosdb_core::{
+    Change, ChangeRecord, ColumnSpec, CommitInfo, CommitNotice, DataType, Database,
+    DatabaseOptions, Error, Hlc, IndexSpec, LogPosition, NodeId, ReadTxn, Result, Row, StoredRow,
+    TableSpec, Value, ValueRef, WriteTxn,
+};
+
+#[cfg(feature = "compress")]
+pub use heliosdb_compress as compress;
+#[cfg(feature = "crypto")]
+pub use heliosdb_crypto as crypto;
+#[cfg(feature = "sql")]
+pub use heliosdb_sql as sql;
+#[cfg(feature = "sync")]
+pub use heliosdb_sync as sync;
+#[cfg(feature = "vector")]
+pub use heliosdb_vector as vector;
