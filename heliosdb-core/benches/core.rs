@@ -15,7 +15,10 @@ fn key(i: u64) -> Vec<u8> {
 fn open(dir: &tempfile::TempDir, name: &str) -> Database {
     let db = Database::open_with(
         dir.path().join(name),
-        DatabaseOptions { durable_commits: false, ..Default::default() },
+        DatabaseOptions {
+            durable_commits: false,
+            ..Default::default()
+        },
     )
     .unwrap();
     let mut w = db.begin_write().unwrap();
@@ -33,7 +36,11 @@ fn open(dir: &tempfile::TempDir, name: &str) -> Database {
 fn load(db: &Database) {
     let mut w = db.begin_write().unwrap();
     for i in 0..ROWS {
-        w.insert("kv", &[Value::Blob(key(i)), Value::Blob(vec![i as u8; 150])]).unwrap();
+        w.insert(
+            "kv",
+            &[Value::Blob(key(i)), Value::Blob(vec![i as u8; 150])],
+        )
+        .unwrap();
     }
     w.commit().unwrap();
 }
@@ -60,7 +67,10 @@ fn benches(c: &mut Criterion) {
             let r = db.begin_read().unwrap();
             let mut sum = 0u64;
             for i in 0..ROWS {
-                let row = r.get("kv", &[Value::Blob(key((i * 7919) % ROWS))]).unwrap().unwrap();
+                let row = r
+                    .get("kv", &[Value::Blob(key((i * 7919) % ROWS))])
+                    .unwrap()
+                    .unwrap();
                 if let ValueRef::Blob(v) = row.get(1).unwrap() {
                     sum += u64::from(v[0]);
                 }

@@ -163,6 +163,49 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Value>> {
     Ok(values)
 }
 
+/// The length of the first encoded value in `bytes`.
+pub fn encoded_len(bytes: &[u8]) -> Result<usize> {
+    let truncated = || Error::Corrupt("key value truncated".into());
+    let tag = *bytes.first().ok_or_else(truncated)?;
+    let fixed = |n: usize| {
+        if bytes.len() > n {
+            Ok(1 + n)
+        } else {
+            Err(truncated())
+        }
+    };
+    match tag {
+        K_NULL | K_FALSE | K_TRUE => Ok(1),
+        K_INTEGER | K_REAL | K_TIMESTAMP => fixed(8),
+        K_TEXT | K_BLOB => {
+            let mut i = 1;
+            loop {
+                match bytes.get(i..i + 2) {
+                    Some([0x00, 0x01]) => return Ok(i + 2),
+                    Some([0x00, 0xFF]) => i += 2,
+                    Some([0x00, _]) => return Err(Error::Corrupt("bad escape in key".into())),
+                    Some(_) => i += 1,
+                    None => return Err(truncated()),
+                }
+            }
+        }
+        K_VECTOR => {
+            let dim: [u8; 4] = bytes
+                .get(1..5)
+                .ok_or_else(truncated)?
+                .try_into()
+                .map_err(|_| truncated())?;
+            let len = 5usize.saturating_add((u32::from_be_bytes(dim) as usize).saturating_mul(4));
+            if bytes.len() >= len {
+                Ok(len)
+            } else {
+                Err(truncated())
+            }
+        }
+        _ => Err(Error::Corrupt("unknown key tag".into())),
+    }
+}
+
 struct Decoder<'a> {
     bytes: &'a [u8],
     pos: usize,

@@ -57,15 +57,7 @@ pub(crate) fn index_entry_pk<'k>(entry: &'k [u8], index: &IndexSchema) -> Result
 }
 
 fn skip_key_value(bytes: &[u8]) -> Result<&[u8]> {
-    // Decoding one value tells its length; keys are short, so this is cheap.
-    for end in 1..=bytes.len() {
-        if let Ok(v) = key::decode(&bytes[..end]) {
-            if v.len() == 1 {
-                return Ok(&bytes[end..]);
-            }
-        }
-    }
-    Err(Error::Corrupt("index key value truncated".into()))
+    Ok(&bytes[key::encoded_len(bytes)?..])
 }
 
 /// A consistent snapshot of the database.
@@ -211,10 +203,10 @@ impl ReadTxn {
     pub fn get_as_of(&self, table: &str, key: &[Value], at: Hlc) -> Result<Option<StoredRow<'_>>> {
         fence(|| {
             self.check_as_of(at)?;
-            if let Some(row) = self.get(table, key)? {
-                if row.valid_from()? <= at {
-                    return Ok(Some(row));
-                }
+            if let Some(row) = self.get(table, key)?
+                && row.valid_from()? <= at
+            {
+                return Ok(Some(row));
             }
             let table = self.catalog.table(table)?;
             let pk_key = self.full_key(table, key)?;

@@ -210,10 +210,10 @@ fn check_unique(
         if index_has_null(index, values) {
             continue;
         }
-        if let Some(old) = before {
-            if index.columns.iter().all(|&c| values[c].same_as(&old[c])) {
-                continue;
-            }
+        if let Some(old) = before
+            && index.columns.iter().all(|&c| values[c].same_as(&old[c]))
+        {
+            continue;
         }
         let prefix = index_key(index, values, &[]);
         let end = key::prefix_end(&prefix);
@@ -879,7 +879,7 @@ impl WriteTxn {
             info.commit_seq = next.commit_seq;
             self.put_meta(META_COUNTERS, &next.encode())?;
             // Bounded history collection rides along every 128th commit.
-            if next.commit_seq % 128 == 0 {
+            if next.commit_seq.is_multiple_of(128) {
                 self.collect_history(1024)?;
             }
         }

@@ -100,3 +100,18 @@ fn null_first_and_negatives_before_positives() {
         assert!(encode(&w[..1]) < encode(&w[1..]));
     }
 }
+
+proptest! {
+    #[test]
+    fn encoded_len_finds_each_value(values in proptest::collection::vec(any_value(), 1..5)) {
+        let bytes = encode(&values);
+        let mut rest = &bytes[..];
+        for v in &values {
+            let n = heliosdb_core::key::encoded_len(rest).unwrap();
+            let alone = encode(std::slice::from_ref(v));
+            prop_assert_eq!(&rest[..n], alone.as_slice());
+            rest = &rest[n..];
+        }
+        prop_assert!(rest.is_empty());
+    }
+}

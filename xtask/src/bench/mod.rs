@@ -11,7 +11,6 @@
 //! from the generated data; after A and B a scan checks that every row arrived. A mismatch
 //! aborts the run: a benchmark that reads nothing is a fake result.
 
-#[cfg(feature = "ours")]
 mod ours;
 mod raw_redb;
 mod report;
@@ -97,9 +96,6 @@ pub fn launch(args: &BenchArgs) -> Result<()> {
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .args(["--package", "xtask"]);
-    if !cfg!(feature = "ours") {
-        cmd.arg("--no-default-features");
-    }
     cmd.args(["--", "bench-run"]).args(&forwarded);
     eprintln!("bench: building xtask in release mode and running the benchmark ...");
     let status = cmd
@@ -208,7 +204,6 @@ fn engines() -> Vec<EngineSpec> {
             open: raw_redb::open,
         },
     ];
-    #[cfg(feature = "ours")]
     engines.push(EngineSpec {
         name: "ours",
         open: ours::open,
@@ -376,9 +371,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.sqlite_synchronous.pragma(),
         base.display()
     );
-    if !cfg!(feature = "ours") {
-        println!("bench: heliosdb-core (\"ours\") not built: xtask feature `ours` is off");
-    }
     let data = Data::generate(&config);
     let mut samples = Samples {
         engines: engines.iter().map(|e| e.name).collect(),

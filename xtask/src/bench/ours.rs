@@ -18,7 +18,7 @@ pub fn open(path: &Path, _args: &BenchArgs) -> Result<Box<dyn Engine>> {
     let db = Database::open(path)?;
     let mut tx = db.begin_write()?;
     tx.create_table(
-        TableSpec::new(TABLE)
+        &TableSpec::new(TABLE)
             .column(ColumnSpec::new("k", DataType::Blob))
             .column(ColumnSpec::new("v", DataType::Blob))
             .primary_key(["k"]),
@@ -31,10 +31,7 @@ impl Ours {
     fn insert(&self, rows: &[Row]) -> Result<()> {
         let mut tx = self.db.begin_write()?;
         for (k, v) in rows {
-            tx.insert(
-                TABLE,
-                vec![Value::Blob(k.to_vec()), Value::Blob(v.to_vec())],
-            )?;
+            tx.insert(TABLE, &[Value::Blob(k.to_vec()), Value::Blob(v.to_vec())])?;
         }
         tx.commit()?;
         Ok(())
