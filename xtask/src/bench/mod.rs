@@ -193,8 +193,7 @@ pub const ENGINE_NAMES: [&str; 3] = ["sqlite", "redb", "ours"];
 
 /// The engines compiled in, in ENGINE_NAMES order.
 fn engines() -> Vec<EngineSpec> {
-    #[allow(unused_mut)]
-    let mut engines = vec![
+    vec![
         EngineSpec {
             name: "sqlite",
             open: sqlite::open,
@@ -203,12 +202,11 @@ fn engines() -> Vec<EngineSpec> {
             name: "redb",
             open: raw_redb::open,
         },
-    ];
-    engines.push(EngineSpec {
-        name: "ours",
-        open: ours::open,
-    });
-    engines
+        EngineSpec {
+            name: "ours",
+            open: ours::open,
+        },
+    ]
 }
 
 /// splitmix64: small, fast and good enough for benchmark data.
