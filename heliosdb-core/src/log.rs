@@ -2,19 +2,25 @@
 //! transaction as the change itself.
 //!
 //! Log key: `commit_seq u64 BE ++ index u32 BE`, so the log reads in commit order and each
-//! commit's records are contiguous. Record, version 1:
+//! commit's records are contiguous. Index 0 of every commit is its commit header; the
+//! changes follow from index 1. Version 1:
 //! ```text
-//! u8      log record format (1)
-//! u8      op (see `Op`)
-//! u64 LE  commit HLC
-//! 16 B    origin node id
-//! u64 LE  origin sequence (the origin node's commit counter)
-//! u16 LE  table name length, then the name (UTF-8)
-//! u32 LE  key length, then the order-preserving key of the row (empty for schema ops)
-//! insert / update: u16 LE n, then n × (u32 LE column id, value)
-//! schema ops:      u32 LE length, then the postcard encoding of the op's payload
+//! commit header (index 0):
+//!   u8      log record format (1)
+//!   u8      op = 0
+//!   u64 LE  commit HLC
+//!   16 B    origin node id
+//!   u64 LE  origin sequence (the origin node's commit counter)
+//! change (index >= 1):
+//!   u8      log record format (1)
+//!   u8      op (see `Op`)
+//!   u16 LE  table name length, then the name (UTF-8)
+//!   u32 LE  key length, then the order-preserving key of the row (empty for schema ops)
+//!   insert / update: u16 LE n, then n × (u32 LE column id, value)
+//!   schema ops:      u32 LE length, then the postcard encoding of the op's payload
 //! ```
-//! An insert lists every column; an update lists only the columns whose value changed.
+//! An insert lists every column outside the primary key (the key holds those); an update
+//! lists only the columns whose value changed.
 
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +86,7 @@ impl LogPosition {
 /// What a change record did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// A new row; `columns` holds every column.
+    /// A new row; `columns` holds every column that is not part of the primary key.
     Insert {
         key: Vec<Value>,
         columns: Vec<(ColumnId, Value)>,
@@ -120,6 +126,7 @@ pub struct ChangeRecord {
     pub change: Change,
 }
 
+const OP_COMMIT: u8 = 0;
 const OP_INSERT: u8 = 1;
 const OP_UPDATE: u8 = 2;
 const OP_DELETE: u8 = 3;
@@ -130,49 +137,81 @@ const OP_ADD_COLUMN: u8 = 13;
 const OP_CREATE_INDEX: u8 = 14;
 const OP_DROP_INDEX: u8 = 15;
 
-/// The fields every record of one commit shares.
-pub(crate) struct RecordHeader<'a> {
+/// The fields every record of one commit shares, stored once in its commit header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CommitHeader {
     pub commit_ts: Hlc,
     pub origin: NodeId,
     pub origin_seq: u64,
-    pub table: &'a str,
 }
 
-fn put_header(h: &RecordHeader<'_>, op: u8, key: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn encode_commit_header(h: &CommitHeader, out: &mut Vec<u8>) {
     out.clear();
     out.push(LOG_FORMAT);
-    out.push(op);
+    out.push(OP_COMMIT);
     out.extend_from_slice(&h.commit_ts.0.to_le_bytes());
     out.extend_from_slice(&h.origin.0);
     out.extend_from_slice(&h.origin_seq.to_le_bytes());
-    out.extend_from_slice(&(h.table.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.table.as_bytes());
+}
+
+pub(crate) fn decode_commit_header(bytes: &[u8]) -> Result<CommitHeader> {
+    let mut r = Reader::new(bytes, "commit header");
+    if r.u8()? != LOG_FORMAT || r.u8()? != OP_COMMIT {
+        return Err(r.corrupt("not a commit header of a known format"));
+    }
+    let h = CommitHeader {
+        commit_ts: Hlc(r.u64()?),
+        origin: NodeId(r.array16()?),
+        origin_seq: r.u64()?,
+    };
+    if !r.is_empty() {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    Ok(h)
+}
+
+fn put_header(table: &str, op: u8, key: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(LOG_FORMAT);
+    out.push(op);
+    out.extend_from_slice(&(table.len() as u16).to_le_bytes());
+    out.extend_from_slice(table.as_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(key);
 }
 
 /// Encodes an insert or update record straight from borrowed values.
 pub(crate) fn encode_row_change<'v>(
-    h: &RecordHeader<'_>,
+    table: &str,
     is_insert: bool,
     key: &[u8],
-    columns: impl ExactSizeIterator<Item = (ColumnId, &'v Value)>,
+    columns: impl Iterator<Item = (ColumnId, &'v Value)>,
     out: &mut Vec<u8>,
 ) {
-    put_header(h, if is_insert { OP_INSERT } else { OP_UPDATE }, key, out);
-    out.extend_from_slice(&(columns.len() as u16).to_le_bytes());
+    put_header(
+        table,
+        if is_insert { OP_INSERT } else { OP_UPDATE },
+        key,
+        out,
+    );
+    let count_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    let mut count: u16 = 0;
     for (id, v) in columns {
         out.extend_from_slice(&id.to_le_bytes());
         encode_value(v, out);
+        // A table has at most u16::MAX columns (the stored row's count is a u16 too).
+        count = count.saturating_add(1);
     }
+    out[count_at..count_at + 2].copy_from_slice(&count.to_le_bytes());
 }
 
-pub(crate) fn encode_delete(h: &RecordHeader<'_>, key: &[u8], out: &mut Vec<u8>) {
-    put_header(h, OP_DELETE, key, out);
+pub(crate) fn encode_delete(table: &str, key: &[u8], out: &mut Vec<u8>) {
+    put_header(table, OP_DELETE, key, out);
 }
 
 /// Encodes a schema change.
-pub(crate) fn encode_schema_change(h: &RecordHeader<'_>, change: &SchemaChange, out: &mut Vec<u8>) {
+pub(crate) fn encode_schema_change(table: &str, change: &SchemaChange, out: &mut Vec<u8>) {
     let (op, payload) = match change {
         SchemaChange::CreateTable(t) => (OP_CREATE_TABLE, postcard::to_stdvec(t)),
         SchemaChange::DropTable => (OP_DROP_TABLE, Ok(Vec::new())),
@@ -183,7 +222,7 @@ pub(crate) fn encode_schema_change(h: &RecordHeader<'_>, change: &SchemaChange, 
     };
     // Serializing plain structs into a Vec cannot fail.
     let payload = payload.unwrap_or_default();
-    put_header(h, op, &[], out);
+    put_header(table, op, &[], out);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&payload);
 }
@@ -194,17 +233,18 @@ fn from_postcard<'a, T: Deserialize<'a>>(r: &mut Reader<'a>) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| r.corrupt(&format!("schema payload: {e}")))
 }
 
-/// Decodes a record stored at `position`.
-pub(crate) fn decode(position: LogPosition, bytes: &[u8]) -> Result<ChangeRecord> {
+/// Decodes a change stored at `position`, in the commit with header `h`.
+pub(crate) fn decode(
+    h: &CommitHeader,
+    position: LogPosition,
+    bytes: &[u8],
+) -> Result<ChangeRecord> {
     let mut r = Reader::new(bytes, "change record");
     let format = r.u8()?;
     if format != LOG_FORMAT {
         return Err(r.corrupt(&format!("unknown change-record format {format}")));
     }
     let op = r.u8()?;
-    let commit_ts = Hlc(r.u64()?);
-    let origin = NodeId(r.array16()?);
-    let origin_seq = r.u64()?;
     let name_len = r.u16()? as usize;
     let table = std::str::from_utf8(r.take(name_len)?)
         .map_err(|_| r.corrupt("table name not UTF-8"))?
@@ -250,9 +290,9 @@ pub(crate) fn decode(position: LogPosition, bytes: &[u8]) -> Result<ChangeRecord
     }
     Ok(ChangeRecord {
         position,
-        commit_ts,
-        origin,
-        origin_seq,
+        commit_ts: h.commit_ts,
+        origin: h.origin,
+        origin_seq: h.origin_seq,
         table,
         change,
     })

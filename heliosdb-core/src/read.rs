@@ -263,9 +263,34 @@ impl ReadTxn {
                 },
             };
             let mut out = Vec::new();
-            for entry in self.log.range(&start.to_key()[..]..)?.take(limit) {
+            let mut header: Option<(u64, log::CommitHeader)> = None;
+            for entry in self.log.range(&start.to_key()[..]..)? {
+                if out.len() >= limit {
+                    break;
+                }
                 let (k, v) = entry?;
-                out.push(log::decode(LogPosition::from_key(k.value())?, v.value())?);
+                let position = LogPosition::from_key(k.value())?;
+                if position.index == 0 {
+                    header = Some((position.commit_seq, log::decode_commit_header(v.value())?));
+                    continue;
+                }
+                let h = match header {
+                    Some((seq, h)) if seq == position.commit_seq => h,
+                    // Started in the middle of a commit: fetch its header.
+                    _ => {
+                        let at = LogPosition {
+                            commit_seq: position.commit_seq,
+                            index: 0,
+                        };
+                        let g = self.log.get(&at.to_key()[..])?.ok_or_else(|| {
+                            Error::Corrupt(format!("commit {} has no header", at.commit_seq))
+                        })?;
+                        let h = log::decode_commit_header(g.value())?;
+                        header = Some((position.commit_seq, h));
+                        h
+                    }
+                };
+                out.push(log::decode(&h, position, v.value())?);
             }
             Ok(out)
         })

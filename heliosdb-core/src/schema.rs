@@ -18,6 +18,9 @@ pub type IndexId = u32;
 /// The catalog encoding this build writes and the newest it reads.
 pub const CATALOG_FORMAT: u32 = 1;
 
+/// The most columns a table may have (PostgreSQL's limit; rows count values in a `u16`).
+pub const COLUMNS_MAX: usize = 1600;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSchema {
     pub id: ColumnId,
@@ -327,6 +330,11 @@ impl Catalog {
     ) -> Result<Arc<TableSchema>> {
         check_name("column", &spec.name)?;
         let mut t = (**self.table(table)?).clone();
+        if t.columns.len() >= COLUMNS_MAX {
+            return Err(Error::InvalidSchema(format!(
+                "table {table} has {COLUMNS_MAX} columns"
+            )));
+        }
         if t.column_index(&spec.name).is_some() {
             return Err(Error::ColumnExists {
                 table: table.into(),

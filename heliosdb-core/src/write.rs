@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
-use crate::log::{self, Change, ChangeRecord, LogPosition, NodeId, RecordHeader, SchemaChange};
+use crate::log::{self, Change, ChangeRecord, CommitHeader, LogPosition, NodeId, SchemaChange};
 use crate::row::{decode_row, encode_row, row_header};
 use crate::schema::{
     Catalog, ColumnSpec, IndexSchema, IndexSpec, TableId, TableSchema, TableSpec, check_row,
@@ -70,7 +70,7 @@ struct State {
     commit_ts: Hlc,
     node_id: NodeId,
     counters: Counters,
-    /// Change records written so far in this transaction.
+    /// Log records written so far in this transaction (the commit header included).
     changes: u32,
     /// Next hidden rowid per table, once looked up.
     rowids: HashMap<TableId, i64>,
@@ -145,15 +145,6 @@ fn show_key(pk: &[u8]) -> String {
 }
 
 impl State {
-    fn header<'a>(&self, table: &'a str) -> RecordHeader<'a> {
-        RecordHeader {
-            commit_ts: self.commit_ts,
-            origin: self.node_id,
-            origin_seq: self.counters.origin_seq + 1,
-            table,
-        }
-    }
-
     fn next_position(&mut self) -> Result<LogPosition> {
         let index = self.changes;
         self.changes = index.checked_add(1).ok_or_else(|| {
@@ -167,6 +158,18 @@ impl State {
 }
 
 fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
+    if s.changes == 0 {
+        // The commit header goes first, once per commit.
+        let header = CommitHeader {
+            commit_ts: s.commit_ts,
+            origin: s.node_id,
+            origin_seq: s.counters.origin_seq + 1,
+        };
+        let mut bytes = Vec::with_capacity(34);
+        log::encode_commit_header(&header, &mut bytes);
+        let pos = s.next_position()?;
+        t.log.insert(&pos.to_key()[..], bytes.as_slice())?;
+    }
     let pos = s.next_position()?;
     t.log.insert(&pos.to_key()[..], s.log_buf.as_slice())?;
     Ok(())
@@ -261,7 +264,8 @@ fn remove_index_entries(
     Ok(())
 }
 
-/// Writes a new row whose key is known to be free and whose unique values were checked.
+/// Writes a new row. The row goes in first, in one B-tree descent that also tells whether
+/// the key was taken; a taken key or a unique-index clash puts everything back as it was.
 fn write_new_row(
     t: &mut Tables<'_>,
     s: &mut State,
@@ -271,11 +275,31 @@ fn write_new_row(
 ) -> Result<()> {
     encode_row(s.commit_ts, values, &mut s.row_buf);
     full_key(table_prefix(table.id), pk, &mut s.key_buf);
-    t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
+    let taken = t
+        .rows
+        .insert(s.key_buf.as_slice(), s.row_buf.as_slice())?
+        .map(|g| g.value().to_vec());
+    if let Some(old) = taken {
+        t.rows.insert(s.key_buf.as_slice(), old.as_slice())?;
+        return Err(Error::DuplicateKey {
+            table: table.name.clone(),
+            key: show_key(pk),
+        });
+    }
+    if let Err(e) = check_unique(t, table, values, pk, None) {
+        t.rows.remove(s.key_buf.as_slice())?;
+        return Err(e);
+    }
     insert_index_entries(t, table, values, pk)?;
-    let cols = table.columns.iter().map(|c| c.id).zip(values.iter());
-    let header = s.header(&table.name);
-    log::encode_row_change(&header, true, pk, cols, &mut s.log_buf);
+    // The key holds the primary-key columns; the record lists the others.
+    let cols = table
+        .columns
+        .iter()
+        .zip(values)
+        .enumerate()
+        .filter(|(i, _)| !table.primary_key.contains(i))
+        .map(|(_, (c, v))| (c.id, v));
+    log::encode_row_change(&table.name, true, pk, cols, &mut s.log_buf);
     append_log(t, s)
 }
 
@@ -295,8 +319,7 @@ fn remove_row(
         remove_index_entries(t, table, &old_values, pk)?;
     }
     retire_version(t, s, prefix, pk, old)?;
-    let header = s.header(&table.name);
-    log::encode_delete(&header, pk, &mut s.log_buf);
+    log::encode_delete(&table.name, pk, &mut s.log_buf);
     append_log(t, s)
 }
 
@@ -414,18 +437,7 @@ impl WriteTxn {
     }
 
     fn insert_at(&mut self, table: Arc<TableSchema>, pk: Vec<u8>, values: &[Value]) -> Result<()> {
-        self.mutate(|t, s| {
-            let prefix = table_prefix(table.id);
-            full_key(prefix, &pk, &mut s.key_buf);
-            if t.rows.get(s.key_buf.as_slice())?.is_some() {
-                return Err(Error::DuplicateKey {
-                    table: table.name.clone(),
-                    key: show_key(&pk),
-                });
-            }
-            check_unique(t, &table, values, &pk, None)?;
-            write_new_row(t, s, &table, &pk, values)
-        })?;
+        self.mutate(|t, s| write_new_row(t, s, &table, &pk, values))?;
         if table.has_rowid() {
             self.state.last_rowid = key::decode(&pk)?.first().and_then(|v| match v {
                 Value::Integer(i) => Some(*i),
@@ -503,8 +515,7 @@ impl WriteTxn {
                 }
             }
             let cols = changed.iter().map(|&i| (table.columns[i].id, &values[i]));
-            let header = s.header(&table.name);
-            log::encode_row_change(&header, false, &old_pk, cols, &mut s.log_buf);
+            log::encode_row_change(&table.name, false, &old_pk, cols, &mut s.log_buf);
             append_log(t, s)?;
             Ok(true)
         })
@@ -620,8 +631,7 @@ impl WriteTxn {
     fn log_schema(&mut self, table: &str, change: SchemaChange) -> Result<()> {
         self.catalog_dirty = true;
         self.mutate(|t, s| {
-            let header = s.header(table);
-            log::encode_schema_change(&header, &change, &mut s.log_buf);
+            log::encode_schema_change(table, &change, &mut s.log_buf);
             append_log(t, s)
         })
     }
@@ -736,14 +746,18 @@ impl WriteTxn {
         let name = record.table.as_str();
         match &record.change {
             Change::Insert { key, columns } => {
-                let values = self.values_from_columns(name, None, columns)?;
                 let table = self.table(name)?;
+                check_key_arity(&table, key)?;
+                let mut base = vec![Value::Null; table.columns.len()];
+                for (&at, value) in table.primary_key.iter().zip(key) {
+                    base[at] = value.clone();
+                }
+                let values = self.values_from_columns(name, Some(base), columns)?;
                 if !table.has_rowid() {
                     return self.put(name, &values);
                 }
                 // Keep the logged rowid; the next new rowid is looked up again.
                 check_row(&table, &values)?;
-                check_key_arity(&table, key)?;
                 self.state.rowids.remove(&table.id);
                 self.insert_at(table, key::encode(key), &values)
             }
@@ -862,7 +876,8 @@ impl WriteTxn {
                 "an earlier storage error aborted this transaction; it was rolled back".into(),
             ));
         }
-        let changes = self.state.changes;
+        // Not counting the commit header record.
+        let changes = self.state.changes.saturating_sub(1);
         let mut info = CommitInfo {
             commit_seq: 0,
             commit_ts: self.state.commit_ts,

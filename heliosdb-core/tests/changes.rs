@@ -70,7 +70,7 @@ fn changes_page_through_in_bounded_batches_and_carry_deltas() {
         all[11].position,
         LogPosition {
             commit_seq: 12,
-            index: 0
+            index: 1
         }
     );
     // "Since commit 11" is exactly the last commit's records.

@@ -54,9 +54,10 @@ fn check(path: &std::path::Path, reported: i64) -> i64 {
     for record in r.changes_since(0, usize::MAX).unwrap() {
         match record.change {
             Change::Insert { key, columns } | Change::Update { key, columns } => {
+                // The key column (id 0) travels in the key, the others in `columns`.
                 let row = replayed
                     .entry(int(&key[0]))
-                    .or_insert_with(|| vec![Value::Null; 3]);
+                    .or_insert_with(|| vec![key[0].clone(), Value::Null, Value::Null]);
                 for (id, value) in columns {
                     row[id as usize] = value;
                 }
