@@ -80,7 +80,7 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
 
 /// The key encoding of a tuple of values.
 pub fn encode(values: &[Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 * values.len());
+    let mut out = Vec::with_capacity(values.iter().map(encoded_size_hint).sum());
     for v in values {
         encode_into(v, &mut out);
     }
@@ -98,13 +98,25 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 fn escaped(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 3);
     out.push(tag);
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+    // Copy runs between zero bytes whole; most text has none.
+    let mut rest = bytes;
+    while let Some(zero) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=zero]);
+        out.push(0xFF);
+        rest = &rest[zero + 1..];
     }
+    out.extend_from_slice(rest);
     out.extend_from_slice(&[0x00, 0x01]);
+}
+
+/// An upper bound on the bytes `encode_into(value)` appends, up to small escapes.
+pub fn encoded_size_hint(value: &Value) -> usize {
+    match value {
+        Value::Text(s) => s.len() + 3,
+        Value::Blob(b) => b.len() + 3,
+        Value::Vector(v) => 5 + 4 * v.len(),
+        _ => 9,
+    }
 }
 
 fn canonical_f64(r: f64) -> f64 {

@@ -12,7 +12,7 @@ use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, ChangeRecord, LogPosition};
-use crate::row::{RowKey, StoredRow, row_header};
+use crate::row::{StoredRow, row_header};
 use crate::schema::{Catalog, IndexSchema, TableSchema};
 use crate::value::Value;
 
@@ -98,34 +98,15 @@ impl ReadTxn {
         Ok(self.catalog.table(name)?)
     }
 
-    fn row<'t>(
-        &self,
-        table: &'t TableSchema,
-        k: redb::AccessGuard<'static, &'static [u8]>,
-        v: redb::AccessGuard<'static, &'static [u8]>,
-        key_trim: usize,
-    ) -> StoredRow<'t> {
-        StoredRow {
-            table,
-            key_skip: 4,
-            key_trim,
-            key: RowKey::Guard(k),
-            value: v,
-        }
-    }
-
     /// The row with primary key `key` (the rowid for tables without a declared key).
     pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<StoredRow<'_>>> {
         fence(|| {
             let table = self.catalog.table(table)?;
             let k = self.full_key(table, key)?;
-            Ok(self.rows.get(k.as_slice())?.map(|v| StoredRow {
-                table,
-                key_skip: 4,
-                key_trim: 0,
-                key: RowKey::Owned(k),
-                value: v,
-            }))
+            Ok(self
+                .rows
+                .get(k.as_slice())?
+                .map(|value| StoredRow { table, value }))
         })
     }
 
@@ -137,7 +118,8 @@ impl ReadTxn {
                 found: key.len(),
             });
         }
-        let mut k = table.id.to_be_bytes().to_vec();
+        let mut k = Vec::with_capacity(4 + key.iter().map(key::encoded_size_hint).sum::<usize>());
+        k.extend_from_slice(&table.id.to_be_bytes());
         for v in key {
             key::encode_into(v, &mut k);
         }
@@ -219,9 +201,9 @@ impl ReadTxn {
                 .range(start.as_slice()..=end.as_slice())?
                 .next()
             {
-                let (k, v) = entry?;
-                if row_header(v.value())?.0 <= at {
-                    return Ok(Some(self.row(table, k, v, 8)));
+                let (_, value) = entry?;
+                if row_header(value.value())?.0 <= at {
+                    return Ok(Some(StoredRow { table, value }));
                 }
             }
             Ok(None)
@@ -238,7 +220,6 @@ impl ReadTxn {
             let current = self.rows.range(&prefix[..]..end.as_slice())?;
             let history = self.history.range(&prefix[..]..end.as_slice())?;
             Ok(AsOfScan {
-                txn: self,
                 table,
                 at,
                 current,
@@ -326,13 +307,10 @@ impl<'t> Scan<'t> {
         Ok(match entry {
             None => None,
             Some(entry) => {
-                let (k, v) = entry?;
+                let (_, value) = entry?;
                 Some(StoredRow {
                     table: self.table,
-                    key_skip: 4,
-                    key_trim: 0,
-                    key: RowKey::Guard(k),
-                    value: v,
+                    value,
                 })
             }
         })
@@ -381,15 +359,12 @@ impl<'t> Iterator for IndexScan<'t> {
             let pk = index_entry_pk(k.value(), self.index)?;
             let mut full = self.table.id.to_be_bytes().to_vec();
             full.extend_from_slice(pk);
-            let v = self.txn.rows.get(full.as_slice())?.ok_or_else(|| {
+            let value = self.txn.rows.get(full.as_slice())?.ok_or_else(|| {
                 Error::Corrupt(format!("index {} points at a missing row", self.index.name))
             })?;
             Ok(StoredRow {
                 table: self.table,
-                key_skip: 4,
-                key_trim: 0,
-                key: RowKey::Owned(full),
-                value: v,
+                value,
             })
         }))
     }
@@ -398,27 +373,34 @@ impl<'t> Iterator for IndexScan<'t> {
 /// Rows of a table as of a past time: current rows that were already valid, merged in key
 /// order with the history versions valid at that time.
 pub struct AsOfScan<'t> {
-    txn: &'t ReadTxn,
     table: &'t TableSchema,
     at: Hlc,
     current: RawRange,
     history: RawRange,
-    pending_current: Option<StoredRow<'t>>,
-    pending_history: Option<StoredRow<'t>>,
+    /// The next row of each stream, with its key (without the table prefix).
+    pending_current: Option<(Vec<u8>, StoredRow<'t>)>,
+    pending_history: Option<(Vec<u8>, StoredRow<'t>)>,
 }
 
 impl<'t> AsOfScan<'t> {
-    fn next_current(&mut self) -> Result<Option<StoredRow<'t>>> {
+    fn next_current(&mut self) -> Result<Option<(Vec<u8>, StoredRow<'t>)>> {
         for entry in self.current.by_ref() {
-            let (k, v) = entry?;
-            if row_header(v.value())?.0 <= self.at {
-                return Ok(Some(self.txn.row(self.table, k, v, 0)));
+            let (k, value) = entry?;
+            if row_header(value.value())?.0 <= self.at {
+                let key = k.value().get(4..).unwrap_or_default().to_vec();
+                return Ok(Some((
+                    key,
+                    StoredRow {
+                        table: self.table,
+                        value,
+                    },
+                )));
             }
         }
         Ok(None)
     }
 
-    fn next_history(&mut self) -> Result<Option<StoredRow<'t>>> {
+    fn next_history(&mut self) -> Result<Option<(Vec<u8>, StoredRow<'t>)>> {
         for entry in self.history.by_ref() {
             let (k, v) = entry?;
             let kb = k.value();
@@ -429,7 +411,14 @@ impl<'t> AsOfScan<'t> {
             vt.copy_from_slice(&kb[kb.len() - 8..]);
             let valid_to = Hlc(u64::from_be_bytes(vt));
             if row_header(v.value())?.0 <= self.at && self.at < valid_to {
-                return Ok(Some(self.txn.row(self.table, k, v, 8)));
+                let key = kb[4..kb.len() - 8].to_vec();
+                return Ok(Some((
+                    key,
+                    StoredRow {
+                        table: self.table,
+                        value: v,
+                    },
+                )));
             }
         }
         Ok(None)
@@ -444,14 +433,15 @@ impl<'t> AsOfScan<'t> {
         }
         // A key has at most one version valid at `at`, so the two streams never tie.
         let take_current = match (&self.pending_current, &self.pending_history) {
-            (Some(c), Some(h)) => c.key_bytes() < h.key_bytes(),
+            (Some((c, _)), Some((h, _))) => c < h,
             (current, _) => current.is_some(),
         };
-        Ok(if take_current {
+        let next = if take_current {
             self.pending_current.take()
         } else {
             self.pending_history.take()
-        })
+        };
+        Ok(next.map(|(_, row)| row))
     }
 }
 

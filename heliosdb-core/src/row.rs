@@ -5,8 +5,11 @@
 //! u8      row format (1)
 //! u64 LE  valid_from: the HLC of the commit that wrote this version
 //! u16 LE  number of values n
+//! i64 LE  rowid — only in tables without a declared primary key
 //! n × value (see `value::encode_value`), in column order
 //! ```
+//! A table with a declared key finds its key among the values, so the row needs no copy of
+//! it and a read needs nothing but the row's bytes.
 //! A row may hold fewer values than the table has columns: the missing trailing columns
 //! were added later and read as their `backfill` value. History entries hold the same bytes.
 
@@ -21,12 +24,15 @@ use crate::value::{Reader, Value, ValueRef, encode_value};
 pub const ROW_FORMAT: u8 = 1;
 const HEADER_BYTES: usize = 1 + 8 + 2;
 
-/// Encodes a row version written at `valid_from`.
-pub(crate) fn encode_row(valid_from: Hlc, values: &[Value], out: &mut Vec<u8>) {
+/// Encodes a row version written at `valid_from`; `rowid` for tables without a key.
+pub(crate) fn encode_row(valid_from: Hlc, rowid: Option<i64>, values: &[Value], out: &mut Vec<u8>) {
     out.clear();
     out.push(ROW_FORMAT);
     out.extend_from_slice(&valid_from.0.to_le_bytes());
     out.extend_from_slice(&(values.len() as u16).to_le_bytes());
+    if let Some(rowid) = rowid {
+        out.extend_from_slice(&rowid.to_le_bytes());
+    }
     for v in values {
         encode_value(v, out);
     }
@@ -43,6 +49,15 @@ pub(crate) fn row_header(bytes: &[u8]) -> Result<(Hlc, usize)> {
     Ok((valid_from, n))
 }
 
+/// Where the values of a row of `table` start.
+fn values_start(table: &TableSchema) -> usize {
+    if table.has_rowid() {
+        HEADER_BYTES + 8
+    } else {
+        HEADER_BYTES
+    }
+}
+
 /// Decodes all values of a stored row, filling columns added later with their backfill.
 pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>> {
     let (_, n) = row_header(bytes)?;
@@ -53,7 +68,8 @@ pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>
             table.columns.len()
         )));
     }
-    let mut r = Reader::new(&bytes[HEADER_BYTES..], "row");
+    let start = values_start(table);
+    let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
     let mut values = Vec::with_capacity(table.columns.len());
     for _ in 0..n {
         values.push(r.value_ref()?.to_owned());
@@ -65,32 +81,12 @@ pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>
     Ok(values)
 }
 
-/// Where a stored row's key bytes live.
-pub(crate) enum RowKey {
-    Guard(AccessGuard<'static, &'static [u8]>),
-    Owned(Vec<u8>),
-}
-
-impl RowKey {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            RowKey::Guard(g) => g.value(),
-            RowKey::Owned(v) => v,
-        }
-    }
-}
-
 /// One row read from a snapshot, borrowed from the storage engine's pages.
 ///
 /// Values are decoded lazily: [`StoredRow::get`] returns a [`ValueRef`] without
 /// allocating; [`StoredRow::values`] decodes the whole row.
 pub struct StoredRow<'t> {
     pub(crate) table: &'t TableSchema,
-    /// The table's key prefix length within `key`.
-    pub(crate) key_skip: usize,
-    /// Bytes cut from the end of the key (history keys end in a timestamp).
-    pub(crate) key_trim: usize,
-    pub(crate) key: RowKey,
     pub(crate) value: AccessGuard<'static, &'static [u8]>,
 }
 
@@ -99,15 +95,25 @@ impl<'t> StoredRow<'t> {
         self.value.value()
     }
 
-    /// The encoded primary key (order-preserving encoding, see [`crate::key`]).
-    pub fn key_bytes(&self) -> &[u8] {
-        let k = self.key.bytes();
-        &k[self.key_skip.min(k.len())..k.len().saturating_sub(self.key_trim)]
-    }
-
     /// The primary-key values (the rowid for tables without a declared key).
     pub fn key(&self) -> Result<Vec<Value>> {
-        key::decode(self.key_bytes())
+        if self.table.has_rowid() {
+            let b = self.bytes().get(HEADER_BYTES..HEADER_BYTES + 8);
+            let b: [u8; 8] = b
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| Error::Corrupt("row truncated before its rowid".into()))?;
+            return Ok(vec![Value::Integer(i64::from_le_bytes(b))]);
+        }
+        self.table
+            .primary_key
+            .iter()
+            .map(|&c| Ok(self.get(c)?.to_owned()))
+            .collect()
+    }
+
+    /// The encoded primary key (order-preserving encoding, see [`crate::key`]).
+    pub fn key_bytes(&self) -> Result<Vec<u8>> {
+        Ok(key::encode(&self.key()?))
     }
 
     /// The commit timestamp that wrote this version.
@@ -119,16 +125,17 @@ impl<'t> StoredRow<'t> {
     pub fn get(&self, column: usize) -> Result<ValueRef<'_>> {
         let bytes = self.bytes();
         let (_, n) = row_header(bytes)?;
-        if column >= self.table.columns.len() {
-            return Err(Error::ColumnNotFound {
-                table: self.table.name.clone(),
-                column: format!("#{column}"),
-            });
-        }
         if column >= n {
-            return Ok(self.table.columns[column].backfill_ref());
+            return match self.table.columns.get(column) {
+                Some(c) => Ok(c.backfill_ref()),
+                None => Err(Error::ColumnNotFound {
+                    table: self.table.name.clone(),
+                    column: format!("#{column}"),
+                }),
+            };
         }
-        let mut r = Reader::new(&bytes[HEADER_BYTES..], "row");
+        let start = values_start(self.table);
+        let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
         for _ in 0..column {
             r.skip_value()?;
         }

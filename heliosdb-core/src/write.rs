@@ -123,6 +123,27 @@ fn encode_pk(table: &TableSchema, values: &[Value]) -> Vec<u8> {
     k
 }
 
+/// The rowid in `pk` for tables without a declared key, which rows store in their header.
+fn rowid_of(table: &TableSchema, pk: &[u8]) -> Result<Option<i64>> {
+    if !table.has_rowid() {
+        return Ok(None);
+    }
+    match key::decode(pk)?.as_slice() {
+        [Value::Integer(rowid)] => Ok(Some(*rowid)),
+        [other] => Err(Error::TypeMismatch {
+            table: table.name.clone(),
+            column: "rowid".into(),
+            expected: crate::DataType::Integer,
+            found: other.type_name(),
+        }),
+        values => Err(Error::KeyArity {
+            table: table.name.clone(),
+            expected: 1,
+            found: values.len(),
+        }),
+    }
+}
+
 fn check_key_arity(table: &TableSchema, key: &[Value]) -> Result<()> {
     if key.len() != table.key_len() {
         return Err(Error::KeyArity {
@@ -273,7 +294,7 @@ fn write_new_row(
     pk: &[u8],
     values: &[Value],
 ) -> Result<()> {
-    encode_row(s.commit_ts, values, &mut s.row_buf);
+    encode_row(s.commit_ts, rowid_of(table, pk)?, values, &mut s.row_buf);
     full_key(table_prefix(table.id), pk, &mut s.key_buf);
     let taken = t
         .rows
@@ -438,11 +459,8 @@ impl WriteTxn {
 
     fn insert_at(&mut self, table: Arc<TableSchema>, pk: Vec<u8>, values: &[Value]) -> Result<()> {
         self.mutate(|t, s| write_new_row(t, s, &table, &pk, values))?;
-        if table.has_rowid() {
-            self.state.last_rowid = key::decode(&pk)?.first().and_then(|v| match v {
-                Value::Integer(i) => Some(*i),
-                _ => None,
-            });
+        if let Some(rowid) = rowid_of(&table, &pk)? {
+            self.state.last_rowid = Some(rowid);
         }
         Ok(())
     }
@@ -503,7 +521,12 @@ impl WriteTxn {
             }
             check_unique(t, &table, values, &old_pk, Some(&old_values))?;
             retire_version(t, s, prefix, &old_pk, &old)?;
-            encode_row(s.commit_ts, values, &mut s.row_buf);
+            encode_row(
+                s.commit_ts,
+                rowid_of(&table, &old_pk)?,
+                values,
+                &mut s.row_buf,
+            );
             full_key(prefix, &old_pk, &mut s.key_buf);
             t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
             for index in &table.indexes {
