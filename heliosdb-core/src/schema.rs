@@ -243,7 +243,31 @@ impl Catalog {
                 supported: CATALOG_FORMAT,
             });
         }
-        postcard::from_bytes(body).map_err(|e| Error::Corrupt(format!("catalog: {e}")))
+        let catalog: Catalog =
+            postcard::from_bytes(body).map_err(|e| Error::Corrupt(format!("catalog: {e}")))?;
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// Checks what the rest of the engine relies on: every position names a column.
+    fn validate(&self) -> Result<()> {
+        for (name, t) in &self.tables {
+            let n = t.columns.len();
+            let bad = |what: &str| Err(Error::Corrupt(format!("catalog: table {name} {what}")));
+            if *name != t.name || n == 0 || n > COLUMNS_MAX {
+                return bad("is malformed");
+            }
+            if t.primary_key.iter().any(|&c| c >= n) {
+                return bad("has a primary key on a missing column");
+            }
+            if t.indexes
+                .iter()
+                .any(|i| i.columns.is_empty() || i.columns.iter().any(|&c| c >= n))
+            {
+                return bad("has an index on a missing column");
+            }
+        }
+        Ok(())
     }
 
     /// Validates `spec` and adds the table; returns its schema.

@@ -123,6 +123,15 @@ fn encode_pk(table: &TableSchema, values: &[Value]) -> Vec<u8> {
     k
 }
 
+/// The name of the column at `at`; a record naming a column that is not there is corrupt.
+fn column_name(columns: &[crate::ColumnSchema], at: usize) -> Result<String> {
+    columns.get(at).map(|c| c.name.clone()).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "a change record names column #{at}, which does not exist"
+        ))
+    })
+}
+
 /// The rowid in `pk` for tables without a declared key, which rows store in their header.
 fn rowid_of(table: &TableSchema, pk: &[u8]) -> Result<Option<i64>> {
     if !table.has_rowid() {
@@ -802,7 +811,11 @@ impl WriteTxn {
                     column.nullable = c.nullable;
                     spec = spec.column(column);
                 }
-                let pk = t.primary_key.iter().map(|&i| t.columns[i].name.clone());
+                let pk = t
+                    .primary_key
+                    .iter()
+                    .map(|&i| column_name(&t.columns, i))
+                    .collect::<Result<Vec<_>>>()?;
                 self.create_table(&spec.primary_key(pk))
             }
             Change::Schema(SchemaChange::DropTable) => self.drop_table(name),
@@ -814,7 +827,11 @@ impl WriteTxn {
             }
             Change::Schema(SchemaChange::CreateIndex(i)) => {
                 let table = self.table(name)?;
-                let columns = i.columns.iter().map(|&c| table.columns[c].name.clone());
+                let columns = i
+                    .columns
+                    .iter()
+                    .map(|&c| column_name(&table.columns, c))
+                    .collect::<Result<Vec<_>>>()?;
                 let mut spec = IndexSpec::new(&i.name, columns);
                 spec.unique = i.unique;
                 self.create_index(name, &spec)

@@ -220,3 +220,38 @@ fn missing_tables_and_indexes_are_named() {
         Err(Error::TableNotFound(_))
     ));
 }
+
+#[test]
+fn hostile_change_records_are_refused_without_panics() {
+    use heliosdb_core::{Change, ChangeRecord, Hlc, IndexSchema, LogPosition, NodeId, SchemaChange};
+    let db = Database::open_in_memory().unwrap();
+    people(&db);
+    let record = |change| ChangeRecord {
+        position: LogPosition::default(),
+        commit_ts: Hlc(1),
+        origin: NodeId([7; 16]),
+        origin_seq: 1,
+        table: "people".into(),
+        change,
+    };
+    let before = snapshot(&db);
+    let mut w = db.begin_write().unwrap();
+    let hostile = [
+        Change::Schema(SchemaChange::CreateIndex(IndexSchema {
+            id: 9,
+            name: "evil".into(),
+            columns: vec![99],
+            unique: false,
+        })),
+        Change::Insert { key: vec![5.into()], columns: vec![(77, Value::Integer(1))] },
+        Change::Insert { key: vec![5.into(), 6.into()], columns: vec![] },
+        Change::Insert { key: vec![5.into()], columns: vec![(1, Value::Integer(3))] },
+        Change::Update { key: vec![42.into()], columns: vec![(1, "x".into())] },
+    ];
+    for change in hostile {
+        let err = w.apply_change(&record(change.clone())).unwrap_err();
+        assert!(!err.to_string().is_empty(), "{change:?}");
+    }
+    w.commit().unwrap();
+    assert_eq!(snapshot(&db), before);
+}
