@@ -223,7 +223,9 @@ fn missing_tables_and_indexes_are_named() {
 
 #[test]
 fn hostile_change_records_are_refused_without_panics() {
-    use heliosdb_core::{Change, ChangeRecord, Hlc, IndexSchema, LogPosition, NodeId, SchemaChange};
+    use heliosdb_core::{
+        Change, ChangeRecord, Hlc, IndexSchema, LogPosition, NodeId, SchemaChange,
+    };
     let db = Database::open_in_memory().unwrap();
     people(&db);
     let record = |change| ChangeRecord {
@@ -243,10 +245,22 @@ fn hostile_change_records_are_refused_without_panics() {
             columns: vec![99],
             unique: false,
         })),
-        Change::Insert { key: vec![5.into()], columns: vec![(77, Value::Integer(1))] },
-        Change::Insert { key: vec![5.into(), 6.into()], columns: vec![] },
-        Change::Insert { key: vec![5.into()], columns: vec![(1, Value::Integer(3))] },
-        Change::Update { key: vec![42.into()], columns: vec![(1, "x".into())] },
+        Change::Insert {
+            key: vec![5.into()],
+            columns: vec![(77, Value::Integer(1))],
+        },
+        Change::Insert {
+            key: vec![5.into(), 6.into()],
+            columns: vec![],
+        },
+        Change::Insert {
+            key: vec![5.into()],
+            columns: vec![(1, Value::Integer(3))],
+        },
+        Change::Update {
+            key: vec![42.into()],
+            columns: vec![(1, "x".into())],
+        },
     ];
     for change in hostile {
         let err = w.apply_change(&record(change.clone())).unwrap_err();
