@@ -342,11 +342,12 @@ impl Database {
         loop {
             let mut w = self.begin_write()?;
             let n = w.collect_history(10_000)?;
-            w.commit()?;
-            removed += n;
-            if n < 10_000 {
+            if n == 0 {
+                w.rollback()?;
                 return Ok(removed);
             }
+            w.commit()?;
+            removed += n;
         }
     }
 }
