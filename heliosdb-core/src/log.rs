@@ -1,9 +1,13 @@
 //! The change log: one record per row change or schema change, written in the same redb
 //! transaction as the change itself.
 //!
-//! Log key: `commit_seq u64 BE ++ index u32 BE`, so the log reads in commit order and each
-//! commit's records are contiguous. Index 0 of every commit is its commit header; the
-//! changes follow from index 1. Version 1:
+//! Records are stored in chunks: a commit's records are packed into chunks of about
+//! [`CHUNK_BYTES`], each stored under the position of its first record,
+//! `commit_seq u64 BE ++ index u32 BE`, so the log reads in commit order, a commit's chunks
+//! are contiguous, and a bulk load writes one B-tree entry per chunk instead of one per
+//! change. A chunk, version 1, is `u8 chunk format (1) | u32 LE n | n × (u32 LE length,
+//! record)`. Index 0 of every commit is its commit header; the changes follow from index 1.
+//! Records, version 1:
 //! ```text
 //! commit header (index 0):
 //!   u8      log record format (1)
@@ -31,6 +35,75 @@ use crate::schema::{ColumnId, ColumnSchema, IndexSchema, TableSchema};
 use crate::value::{Reader, Value, encode_value};
 
 pub const LOG_FORMAT: u8 = 1;
+pub const CHUNK_FORMAT: u8 = 1;
+/// A chunk is written once its records pass this size.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The records of one chunk, checked against its length before any is returned.
+pub(crate) fn chunk_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut r = Reader::new(bytes, "change-log chunk");
+    if r.u8()? != CHUNK_FORMAT {
+        return Err(r.corrupt("unknown chunk format"));
+    }
+    let n = r.u32()? as usize;
+    // Every record takes at least its 4-byte length: bound the allocation by the bytes.
+    if n > bytes.len() / 4 {
+        return Err(r.corrupt("record count larger than the chunk"));
+    }
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = r.u32()? as usize;
+        records.push(r.take(len)?);
+    }
+    if !r.is_empty() {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    Ok(records)
+}
+
+/// Builds chunks for the log.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkWriter {
+    /// `u8 format | u32 count | records`; empty when no record is pending.
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl ChunkWriter {
+    pub(crate) fn push(&mut self, record: &[u8]) {
+        if self.bytes.is_empty() {
+            self.bytes.push(CHUNK_FORMAT);
+            self.bytes.extend_from_slice(&[0; 4]);
+        }
+        self.bytes
+            .extend_from_slice(&(record.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(record);
+        self.count += 1;
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.bytes.len() >= CHUNK_BYTES
+    }
+
+    pub(crate) fn records(&self) -> u32 {
+        self.count
+    }
+
+    /// The finished chunk, if any record is pending; the writer is empty afterwards.
+    pub(crate) fn finish(&mut self) -> Option<&[u8]> {
+        if self.count == 0 {
+            return None;
+        }
+        self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
+        self.count = 0;
+        Some(&self.bytes)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.count = 0;
+    }
+}
 
 /// A node's stable identity: 16 random bytes, made when its database file is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

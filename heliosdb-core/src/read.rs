@@ -243,38 +243,68 @@ impl ReadTxn {
                     index: 0,
                 },
             };
+            // Begin at the chunk that holds `start`, if the commit has one before it.
+            let mut from = start.to_key();
+            if let Some(entry) = self.log.range(..=&from[..])?.next_back() {
+                let (k, _) = entry?;
+                let chunk = LogPosition::from_key(k.value())?;
+                if chunk.commit_seq == start.commit_seq {
+                    from = chunk.to_key();
+                }
+            }
             let mut out = Vec::new();
             let mut header: Option<(u64, log::CommitHeader)> = None;
-            for entry in self.log.range(&start.to_key()[..]..)? {
+            for entry in self.log.range(&from[..]..)? {
                 if out.len() >= limit {
                     break;
                 }
                 let (k, v) = entry?;
-                let position = LogPosition::from_key(k.value())?;
-                if position.index == 0 {
-                    header = Some((position.commit_seq, log::decode_commit_header(v.value())?));
-                    continue;
-                }
-                let h = match header {
-                    Some((seq, h)) if seq == position.commit_seq => h,
-                    // Started in the middle of a commit: fetch its header.
-                    _ => {
-                        let at = LogPosition {
-                            commit_seq: position.commit_seq,
-                            index: 0,
-                        };
-                        let g = self.log.get(&at.to_key()[..])?.ok_or_else(|| {
-                            Error::Corrupt(format!("commit {} has no header", at.commit_seq))
-                        })?;
-                        let h = log::decode_commit_header(g.value())?;
-                        header = Some((position.commit_seq, h));
-                        h
+                let chunk = LogPosition::from_key(k.value())?;
+                for (i, bytes) in log::chunk_records(v.value())?.into_iter().enumerate() {
+                    let index = u32::try_from(i)
+                        .ok()
+                        .and_then(|i| chunk.index.checked_add(i))
+                        .ok_or_else(|| Error::Corrupt("change-log chunk overflows".into()))?;
+                    let position = LogPosition {
+                        commit_seq: chunk.commit_seq,
+                        index,
+                    };
+                    if index == 0 {
+                        header = Some((position.commit_seq, log::decode_commit_header(bytes)?));
+                        continue;
                     }
-                };
-                out.push(log::decode(&h, position, v.value())?);
+                    if position < start {
+                        continue;
+                    }
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let h = match header {
+                        Some((seq, h)) if seq == position.commit_seq => h,
+                        // Started in the middle of a commit: read its header.
+                        _ => {
+                            let h = self.commit_header(position.commit_seq)?;
+                            header = Some((position.commit_seq, h));
+                            h
+                        }
+                    };
+                    out.push(log::decode(&h, position, bytes)?);
+                }
             }
             Ok(out)
         })
+    }
+
+    /// The header of commit `commit_seq`: the first record of its first chunk.
+    fn commit_header(&self, commit_seq: u64) -> Result<log::CommitHeader> {
+        let at = LogPosition {
+            commit_seq,
+            index: 0,
+        };
+        let missing = || Error::Corrupt(format!("commit {commit_seq} has no header"));
+        let chunk = self.log.get(&at.to_key()[..])?.ok_or_else(missing)?;
+        let records = log::chunk_records(chunk.value())?;
+        log::decode_commit_header(records.first().ok_or_else(missing)?)
     }
 
     /// Up to `limit` change records of commits after commit `commit_seq`.

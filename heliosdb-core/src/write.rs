@@ -78,6 +78,9 @@ struct State {
     key_buf: Vec<u8>,
     row_buf: Vec<u8>,
     log_buf: Vec<u8>,
+    /// Records not yet written to the log, and the index of the first of them.
+    chunk: log::ChunkWriter,
+    chunk_first: u32,
 }
 
 /// The one write transaction. Dropping it without `commit` rolls it back.
@@ -187,9 +190,9 @@ impl State {
     }
 }
 
+/// Adds the record in `s.log_buf` to the log (after the commit header, for the first).
 fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
     if s.changes == 0 {
-        // The commit header goes first, once per commit.
         let header = CommitHeader {
             commit_ts: s.commit_ts,
             origin: s.node_id,
@@ -197,11 +200,29 @@ fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
         };
         let mut bytes = Vec::with_capacity(34);
         log::encode_commit_header(&header, &mut bytes);
-        let pos = s.next_position()?;
-        t.log.insert(&pos.to_key()[..], bytes.as_slice())?;
+        s.next_position()?;
+        s.chunk.push(&bytes);
     }
-    let pos = s.next_position()?;
-    t.log.insert(&pos.to_key()[..], s.log_buf.as_slice())?;
+    s.next_position()?;
+    s.chunk.push(&s.log_buf);
+    if s.chunk.is_full() {
+        flush_log(t, s)?;
+    }
+    Ok(())
+}
+
+/// Writes the pending records as one chunk, keyed by the position of the first.
+fn flush_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
+    let first = LogPosition {
+        commit_seq: s.counters.commit_seq + 1,
+        index: s.chunk_first,
+    };
+    let count = s.chunk.records();
+    if let Some(chunk) = s.chunk.finish() {
+        t.log.insert(&first.to_key()[..], chunk)?;
+    }
+    s.chunk.clear();
+    s.chunk_first += count;
     Ok(())
 }
 
@@ -396,6 +417,8 @@ impl WriteTxn {
             key_buf: Vec::with_capacity(64),
             row_buf: Vec::with_capacity(256),
             log_buf: Vec::with_capacity(256),
+            chunk: log::ChunkWriter::default(),
+            chunk_first: 0,
         };
         Ok(WriteTxn {
             inner,
@@ -925,6 +948,7 @@ impl WriteTxn {
             changes,
         };
         if changes > 0 {
+            self.mutate(flush_log)?;
             let c = self.state.counters;
             let next = Counters {
                 commit_seq: c.commit_seq + 1,

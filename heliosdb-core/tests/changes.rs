@@ -139,3 +139,68 @@ fn node_id_and_counters_survive_reopen() {
     );
     assert!(info.commit_ts > ts);
 }
+
+#[test]
+fn a_large_commit_spans_chunks_and_resumes_anywhere() {
+    let db = Database::open_in_memory().unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("big")
+            .column(ColumnSpec::new("id", DataType::Integer))
+            .column(ColumnSpec::new("body", DataType::Text))
+            .primary_key(["id"]),
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let mut w = db.begin_write().unwrap();
+    for i in 0..3000i64 {
+        w.insert("big", &[i.into(), format!("{i:0>100}").into()])
+            .unwrap();
+    }
+    assert_eq!(w.commit().unwrap().changes, 3000);
+    let r = db.begin_read().unwrap();
+    // Every record, once, in order, whatever the batch size and wherever a batch ends.
+    for limit in [1, 7, 250, 4096] {
+        let mut seen = Vec::new();
+        let mut at = LogPosition::end_of_commit(1);
+        loop {
+            let batch = r.changes_after(at, limit).unwrap();
+            assert!(batch.len() <= limit);
+            let Some(last) = batch.last() else { break };
+            at = last.position;
+            seen.extend(batch);
+        }
+        assert_eq!(seen.len(), 3000, "limit {limit}");
+        for (i, c) in seen.iter().enumerate() {
+            assert_eq!(
+                c.position,
+                LogPosition {
+                    commit_seq: 2,
+                    index: i as u32 + 1
+                }
+            );
+            assert_eq!(
+                c.change,
+                Change::Insert {
+                    key: vec![Value::Integer(i as i64)],
+                    columns: vec![(1, Value::Text(format!("{i:0>100}")))],
+                }
+            );
+        }
+    }
+    // A resume point in the middle of a later chunk.
+    let tail = r
+        .changes_after(
+            LogPosition {
+                commit_seq: 2,
+                index: 2500,
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(tail[0].position.index, 2501);
+    assert!(
+        tail.iter()
+            .all(|c| c.commit_ts == tail[0].commit_ts && c.origin == db.node_id())
+    );
+}
