@@ -39,6 +39,7 @@ pub(crate) fn encode_row(valid_from: Hlc, rowid: Option<i64>, values: &[Value], 
 }
 
 /// The header of a stored row: its validity start and value count.
+#[inline]
 pub(crate) fn row_header(bytes: &[u8]) -> Result<(Hlc, usize)> {
     let mut r = Reader::new(bytes, "row");
     if r.u8()? != ROW_FORMAT {
@@ -122,6 +123,7 @@ impl<'t> StoredRow<'t> {
     }
 
     /// The value of column `column` (by position), borrowed.
+    #[inline]
     pub fn get(&self, column: usize) -> Result<ValueRef<'_>> {
         let bytes = self.bytes();
         let (_, n) = row_header(bytes)?;

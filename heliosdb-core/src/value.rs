@@ -296,6 +296,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
         Reader {
             bytes,
@@ -308,10 +309,13 @@ impl<'a> Reader<'a> {
         self.pos >= self.bytes.len()
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn corrupt(&self, why: &str) -> Error {
         Error::Corrupt(format!("{} at byte {}: {why}", self.what, self.pos))
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         match end {
@@ -324,20 +328,24 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -352,6 +360,7 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    #[inline]
     fn len_prefixed(&mut self) -> Result<&'a [u8]> {
         let len = self.u32()? as usize;
         if len > VALUE_BYTES_MAX {
@@ -361,6 +370,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one value without allocating.
+    #[inline]
     pub(crate) fn value_ref(&mut self) -> Result<ValueRef<'a>> {
         let tag = self.u8()?;
         Ok(match tag {
@@ -387,6 +397,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value.
+    #[inline]
     pub(crate) fn skip_value(&mut self) -> Result<()> {
         self.value_ref().map(|_| ())
     }

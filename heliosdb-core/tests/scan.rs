@@ -1,0 +1,125 @@
+//! Range scans: prefix bounds on composite keys, both directions, batches.
+use heliosdb_core::{ColumnSpec, DataType, Database, TableSpec, Value};
+
+fn grid(db: &Database) {
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("grid")
+            .column(ColumnSpec::new("x", DataType::Integer))
+            .column(ColumnSpec::new("y", DataType::Text))
+            .column(ColumnSpec::new("v", DataType::Real))
+            .primary_key(["x", "y"]),
+    )
+    .unwrap();
+    for x in -5..5i64 {
+        for y in ["a", "b", "c"] {
+            w.insert("grid", &[x.into(), y.into(), (x as f64 / 2.0).into()])
+                .unwrap();
+        }
+    }
+    w.commit().unwrap();
+}
+
+fn keys<'t>(
+    rows: impl Iterator<Item = heliosdb_core::Result<heliosdb_core::StoredRow<'t>>>,
+) -> Vec<(i64, String)> {
+    rows.map(|r| match r.unwrap().key().unwrap().as_slice() {
+        [Value::Integer(x), Value::Text(y)] => (*x, y.clone()),
+        other => panic!("{other:?}"),
+    })
+    .collect()
+}
+
+#[test]
+fn prefix_bounds_on_a_composite_key() {
+    let db = Database::open_in_memory().unwrap();
+    grid(&db);
+    let r = db.begin_read().unwrap();
+    let all = keys(r.scan("grid", ..).unwrap());
+    assert_eq!(all.len(), 30);
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "key order is (x, y) order"
+    );
+    // [x = 2] as a prefix: three rows.
+    let two = keys(
+        r.scan("grid", vec![Value::Integer(2)]..=vec![Value::Integer(2)])
+            .unwrap(),
+    );
+    assert_eq!(two, vec![(2, "a".into()), (2, "b".into()), (2, "c".into())]);
+    // Half-open and exclusive bounds mix prefixes and full keys.
+    let mid = keys(
+        r.scan(
+            "grid",
+            vec![Value::Integer(-1), Value::Text("b".into())]..vec![Value::Integer(1)],
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        mid,
+        vec![
+            (-1, "b".into()),
+            (-1, "c".into()),
+            (0, "a".into()),
+            (0, "b".into()),
+            (0, "c".into())
+        ]
+    );
+    let after = keys(
+        r.scan(
+            "grid",
+            (
+                std::ops::Bound::Excluded(vec![Value::Integer(3)]),
+                std::ops::Bound::Unbounded,
+            ),
+        )
+        .unwrap(),
+    );
+    assert_eq!(after.first(), Some(&(4, "a".into())));
+    assert_eq!(after.len(), 3);
+}
+
+#[test]
+fn front_and_back_meet_exactly_once_across_batches() {
+    let db = Database::open_in_memory().unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("n")
+            .column(ColumnSpec::new("i", DataType::Integer))
+            .primary_key(["i"]),
+    )
+    .unwrap();
+    for i in 0..1000i64 {
+        w.insert("n", &[i.into()]).unwrap();
+    }
+    w.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    for front_every in [1usize, 2, 3, 7, 100] {
+        let mut scan = r.scan("n", ..).unwrap();
+        let (mut front, mut back) = (Vec::new(), Vec::new());
+        for step in 0.. {
+            let row = if step % front_every == 0 {
+                scan.next()
+            } else {
+                scan.next_back()
+            };
+            let Some(row) = row else { break };
+            let k = match row.unwrap().key().unwrap()[0] {
+                Value::Integer(i) => i,
+                _ => unreachable!(),
+            };
+            if step % front_every == 0 {
+                front.push(k)
+            } else {
+                back.push(k)
+            }
+        }
+        back.reverse();
+        front.extend(back);
+        assert_eq!(
+            front,
+            (0..1000).collect::<Vec<_>>(),
+            "front every {front_every}"
+        );
+    }
+}
