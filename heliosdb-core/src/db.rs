@@ -139,13 +139,19 @@ impl Inner {
         subs.retain(|s| s.send(notice).is_ok());
     }
 
+    /// History that ended at or before this time is past the retention window (`None`:
+    /// history is kept forever).
+    pub(crate) fn retention_horizon(&self, shared: &Shared) -> Option<Hlc> {
+        shared
+            .retention_ms
+            .map(|ms| self.clock.peek().saturating_sub_ms(ms))
+    }
+
     /// The oldest time a read may ask for: history older than this may be gone.
     pub(crate) fn history_horizon(&self, shared: &Shared) -> Hlc {
-        let by_retention = match shared.retention_ms {
-            Some(ms) => self.clock.peek().saturating_sub_ms(ms),
-            None => Hlc::ZERO,
-        };
-        by_retention.max(shared.gc_horizon)
+        self.retention_horizon(shared)
+            .unwrap_or(Hlc::ZERO)
+            .max(shared.gc_horizon)
     }
 }
 

@@ -890,12 +890,8 @@ impl WriteTxn {
 
     /// Removes up to `limit` history versions that ended before the retention horizon.
     pub(crate) fn collect_history(&mut self, limit: usize) -> Result<u64> {
-        let horizon = {
-            let shared = self.inner.shared();
-            match shared.retention_ms {
-                Some(ms) => self.inner.clock.peek().saturating_sub_ms(ms),
-                None => return Ok(0),
-            }
+        let Some(horizon) = self.inner.retention_horizon(&self.inner.shared()) else {
+            return Ok(0);
         };
         let removed = self.mutate(|t, _| {
             let end = (horizon.0.saturating_add(1)).to_be_bytes();
