@@ -42,7 +42,7 @@ mod write;
 
 pub use db::{CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions, FORMAT_VERSION};
 pub use error::{Error, Result};
-pub use hlc::{Clock, Hlc};
+pub use hlc::{Clock, Hlc, civil_from_days};
 pub use log::{Change, ChangeRecord, LogPosition, NodeId, SchemaChange};
 pub use read::{AsOfScan, IndexScan, ReadTxn, Scan};
 pub use row::StoredRow;
@@ -50,5 +50,5 @@ pub use schema::{
     CATALOG_FORMAT, Catalog, ColumnId, ColumnSchema, ColumnSpec, IndexId, IndexSchema, IndexSpec,
     TableId, TableSchema, TableSpec,
 };
-pub use value::{DataType, Value, ValueRef};
+pub use value::{DataType, VALUE_BYTES_MAX, Value, ValueRef};
 pub use write::{CommitInfo, Row, WriteScan, WriteTxn};

@@ -1,6 +1,11 @@
-//! heliosdb-sql: not built yet.
+//! heliosdb-sql: SQL text → plan → rows over heliosdb-core (PostgreSQL dialect).
 //!
-//! This crate is part of the workspace layout so that the facade's `sql` feature
-//! already has a home. It deliberately exports nothing until its issue lands: an
-//! empty crate cannot pretend to work.
+//! Being built (issue 3). What exists:
+//! - [`values`]: SQL semantics on core values — three-valued logic, comparison,
+//!   arithmetic with overflow checks, casts, LIKE/ILIKE and scalar functions.
+//!
+//! The parser, binder, planner and executor come next; until then nothing here runs a
+//! statement.
 #![forbid(unsafe_code)]
+
+pub mod values;
