@@ -82,6 +82,9 @@ pub enum Error {
     #[error("a value of {bytes} bytes is over the limit of {max} bytes")]
     ValueTooLarge { bytes: u64, max: u64 },
 
+    #[error("invalid savepoint: {0}")]
+    InvalidSavepoint(&'static str),
+
     // ----- time -----
     #[error(
         "history before {horizon} is no longer kept (asked for {requested}); raise \

@@ -51,4 +51,4 @@ pub use schema::{
     TableId, TableSchema, TableSpec,
 };
 pub use value::{DataType, VALUE_BYTES_MAX, Value, ValueRef};
-pub use write::{CommitInfo, Row, WriteScan, WriteTxn};
+pub use write::{CommitInfo, Row, Savepoint, WriteScan, WriteTxn};

@@ -103,6 +103,32 @@ impl ChunkWriter {
         self.bytes.clear();
         self.count = 0;
     }
+
+    pub(crate) fn mark(&self) -> ChunkMark {
+        ChunkMark {
+            len: self.bytes.len(),
+            count: self.count,
+        }
+    }
+
+    /// Returns to `mark`. `flushed` is the chunk written since, which began with the
+    /// bytes pending at `mark` (`None` when nothing was flushed in between).
+    pub(crate) fn restore(&mut self, mark: &ChunkMark, flushed: Option<&[u8]>) {
+        if let Some(chunk) = flushed {
+            self.bytes.clear();
+            self.bytes
+                .extend_from_slice(&chunk[..mark.len.min(chunk.len())]);
+        }
+        self.bytes.truncate(mark.len);
+        self.count = mark.count;
+    }
+}
+
+/// Where a [`ChunkWriter`] was, for savepoints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkMark {
+    len: usize,
+    count: u32,
 }
 
 /// A node's stable identity: 16 random bytes, made when its database file is created.

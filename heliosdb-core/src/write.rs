@@ -36,6 +36,110 @@ pub(crate) struct Tables<'t> {
     expiry: RawTable<'t>,
     index: RawTable<'t>,
     log: RawTable<'t>,
+    /// While a savepoint is open: how to undo every write since the first one.
+    undo: Option<Vec<Undo>>,
+}
+
+/// One of the redb tables a write transaction writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    Meta,
+    Rows,
+    History,
+    Expiry,
+    Index,
+    Log,
+}
+
+/// The inverse of one write: put `old` back under `key` (or remove `key` if it was absent).
+struct Undo {
+    tree: Tree,
+    key: Vec<u8>,
+    old: Option<Vec<u8>>,
+}
+
+/// Every write goes through these, so that a savepoint can undo it.
+impl<'t> Tables<'t> {
+    fn raw(&mut self, tree: Tree) -> &mut RawTable<'t> {
+        match tree {
+            Tree::Meta => &mut self.meta,
+            Tree::Rows => &mut self.rows,
+            Tree::History => &mut self.history,
+            Tree::Expiry => &mut self.expiry,
+            Tree::Index => &mut self.index,
+            Tree::Log => &mut self.log,
+        }
+    }
+
+    fn remember(&mut self, tree: Tree, key: &[u8], old: &Option<Vec<u8>>) {
+        if let Some(undo) = &mut self.undo {
+            undo.push(Undo {
+                tree,
+                key: key.to_vec(),
+                old: old.clone(),
+            });
+        }
+    }
+
+    /// Writes `value` under `key`; returns what was there.
+    fn put(&mut self, tree: Tree, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self
+            .raw(tree)
+            .insert(key, value)?
+            .map(|g| g.value().to_vec());
+        self.remember(tree, key, &old);
+        Ok(old)
+    }
+
+    /// Removes `key`; returns what was there.
+    fn del(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self.raw(tree).remove(key)?.map(|g| g.value().to_vec());
+        if old.is_some() {
+            self.remember(tree, key, &old);
+        }
+        Ok(old)
+    }
+
+    /// Removes every key that starts with `prefix`.
+    fn del_prefix(&mut self, tree: Tree, prefix: &[u8]) -> Result<()> {
+        let end = key::prefix_end(prefix);
+        if self.undo.is_none() {
+            self.raw(tree)
+                .retain_in(prefix..end.as_slice(), |_, _| false)?;
+            return Ok(());
+        }
+        let mut doomed = Vec::new();
+        for entry in self.raw(tree).range(prefix..end.as_slice())? {
+            doomed.push(entry?.0.value().to_vec());
+        }
+        for k in doomed {
+            self.del(tree, &k)?;
+        }
+        Ok(())
+    }
+
+    /// Undoes writes, newest first, until `len` remain.
+    fn undo_to(&mut self, len: usize) -> Result<()> {
+        let Some(mut undo) = self.undo.take() else {
+            return Ok(());
+        };
+        let result = (|| {
+            while undo.len() > len {
+                let Some(u) = undo.pop() else { break };
+                match &u.old {
+                    Some(old) => {
+                        self.raw(u.tree).insert(u.key.as_slice(), old.as_slice())?;
+                    }
+                    None => {
+                        self.raw(u.tree).remove(u.key.as_slice())?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.undo = Some(undo);
+        result
+    }
 }
 
 self_cell::self_cell!(
@@ -83,6 +187,25 @@ struct State {
     chunk_first: u32,
 }
 
+/// A point inside a write transaction to roll back to; see [`WriteTxn::savepoint`].
+#[derive(Debug)]
+pub struct Savepoint {
+    /// Which transaction took it, and which of its savepoints it is.
+    txn_id: u64,
+    undo_len: usize,
+    changes: u32,
+    chunk_first: u32,
+    chunk: log::ChunkMark,
+    rowids: HashMap<TableId, i64>,
+    last_rowid: Option<i64>,
+    catalog: Arc<Catalog>,
+    catalog_dirty: bool,
+    settings_changed: bool,
+}
+
+/// Tells savepoints of different transactions apart.
+static NEXT_TXN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The one write transaction. Dropping it without `commit` rolls it back.
 pub struct WriteTxn {
     inner: Arc<Inner>,
@@ -92,6 +215,10 @@ pub struct WriteTxn {
     pub(crate) settings_changed: bool,
     poisoned: bool,
     state: State,
+    /// Identifies this transaction to its savepoints.
+    txn_id: u64,
+    /// Savepoints taken and not yet released or rolled back past.
+    open_savepoints: usize,
 }
 
 fn table_prefix(id: TableId) -> [u8; 4] {
@@ -219,7 +346,7 @@ fn flush_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
     };
     let count = s.chunk.records();
     if let Some(chunk) = s.chunk.finish() {
-        t.log.insert(&first.to_key()[..], chunk)?;
+        t.put(Tree::Log, &first.to_key()[..], chunk)?;
     }
     s.chunk.clear();
     s.chunk_first += count;
@@ -243,12 +370,12 @@ fn retire_version(
     hk.extend_from_slice(&prefix);
     hk.extend_from_slice(pk);
     hk.extend_from_slice(&valid_to);
-    t.history.insert(hk.as_slice(), old)?;
+    t.put(Tree::History, &hk, old)?;
     let mut ek = Vec::with_capacity(hk.len());
     ek.extend_from_slice(&valid_to);
     ek.extend_from_slice(&prefix);
     ek.extend_from_slice(pk);
-    t.expiry.insert(ek.as_slice(), &[][..])?;
+    t.put(Tree::Expiry, &ek, &[])?;
     Ok(())
 }
 
@@ -297,8 +424,7 @@ fn insert_index_entries(
     pk: &[u8],
 ) -> Result<()> {
     for index in &table.indexes {
-        t.index
-            .insert(index_key(index, values, pk).as_slice(), &[][..])?;
+        t.put(Tree::Index, &index_key(index, values, pk), &[])?;
     }
     Ok(())
 }
@@ -310,7 +436,7 @@ fn remove_index_entries(
     pk: &[u8],
 ) -> Result<()> {
     for index in &table.indexes {
-        t.index.remove(index_key(index, values, pk).as_slice())?;
+        t.del(Tree::Index, &index_key(index, values, pk))?;
     }
     Ok(())
 }
@@ -326,19 +452,16 @@ fn write_new_row(
 ) -> Result<()> {
     encode_row(s.commit_ts, rowid_of(table, pk)?, values, &mut s.row_buf);
     full_key(table_prefix(table.id), pk, &mut s.key_buf);
-    let taken = t
-        .rows
-        .insert(s.key_buf.as_slice(), s.row_buf.as_slice())?
-        .map(|g| g.value().to_vec());
+    let taken = t.put(Tree::Rows, &s.key_buf, &s.row_buf)?;
     if let Some(old) = taken {
-        t.rows.insert(s.key_buf.as_slice(), old.as_slice())?;
+        t.put(Tree::Rows, &s.key_buf, &old)?;
         return Err(Error::DuplicateKey {
             table: table.name.clone(),
             key: show_key(pk),
         });
     }
     if let Err(e) = check_unique(t, table, values, pk, None) {
-        t.rows.remove(s.key_buf.as_slice())?;
+        t.del(Tree::Rows, &s.key_buf)?;
         return Err(e);
     }
     insert_index_entries(t, table, values, pk)?;
@@ -364,7 +487,7 @@ fn remove_row(
 ) -> Result<()> {
     let prefix = table_prefix(table.id);
     full_key(prefix, pk, &mut s.key_buf);
-    t.rows.remove(s.key_buf.as_slice())?;
+    t.del(Tree::Rows, &s.key_buf)?;
     if !table.indexes.is_empty() {
         let old_values = decode_row(table, old)?;
         remove_index_entries(t, table, &old_values, pk)?;
@@ -399,6 +522,7 @@ impl WriteTxn {
                 expiry: txn.open_table(EXPIRY)?,
                 index: txn.open_table(INDEX)?,
                 log: txn.open_table(LOG)?,
+                undo: None,
             })
         })?;
         let counters = cell.with_dependent(|_, t| -> Result<Counters> {
@@ -428,6 +552,8 @@ impl WriteTxn {
             settings_changed: false,
             poisoned: false,
             state,
+            txn_id: NEXT_TXN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            open_savepoints: 0,
         })
     }
 
@@ -472,9 +598,88 @@ impl WriteTxn {
 
     pub(crate) fn put_meta(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.mutate(|t, _| {
-            t.meta.insert(key, value)?;
+            t.put(Tree::Meta, key, value)?;
             Ok(())
         })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Savepoints
+    // ----------------------------------------------------------------------------------
+
+    /// Marks this point of the transaction. [`WriteTxn::rollback_to`] undoes everything
+    /// after it — rows, indexes, history, change records and schema changes — and leaves
+    /// the transaction usable: a failed statement inside `BEGIN … COMMIT` changes nothing.
+    ///
+    /// While a savepoint is open, every write also records how to undo itself (the previous
+    /// bytes of what it overwrote), so a statement that rewrites many rows holds their old
+    /// versions in memory until [`WriteTxn::release`].
+    pub fn savepoint(&mut self) -> Savepoint {
+        let undo_len = self
+            .cell
+            .with_dependent_mut(|_, t| t.undo.get_or_insert_with(Vec::new).len());
+        self.open_savepoints += 1;
+        Savepoint {
+            txn_id: self.txn_id,
+            undo_len,
+            changes: self.state.changes,
+            chunk_first: self.state.chunk_first,
+            chunk: self.state.chunk.mark(),
+            rowids: self.state.rowids.clone(),
+            last_rowid: self.state.last_rowid,
+            catalog: self.catalog.clone(),
+            catalog_dirty: self.catalog_dirty,
+            settings_changed: self.settings_changed,
+        }
+    }
+
+    /// Undoes everything written since `savepoint` was taken. The savepoint stays valid
+    /// and can be rolled back to again.
+    pub fn rollback_to(&mut self, savepoint: &Savepoint) -> Result<()> {
+        if savepoint.txn_id != self.txn_id {
+            return Err(Error::InvalidSavepoint("it belongs to another transaction"));
+        }
+        let sp = savepoint;
+        let commit_seq = self.state.counters.commit_seq + 1;
+        self.mutate(|t, s| {
+            if t.undo.as_ref().is_none_or(|u| u.len() < sp.undo_len) {
+                return Err(Error::InvalidSavepoint("it was released"));
+            }
+            // Records flushed since the savepoint come back into the chunk buffer from
+            // the chunk that began where the buffer then began.
+            let flushed = if s.chunk_first != sp.chunk_first {
+                let at = LogPosition {
+                    commit_seq,
+                    index: sp.chunk_first,
+                };
+                t.log.get(&at.to_key()[..])?.map(|g| g.value().to_vec())
+            } else {
+                None
+            };
+            t.undo_to(sp.undo_len)?;
+            s.chunk.restore(&sp.chunk, flushed.as_deref());
+            s.chunk_first = sp.chunk_first;
+            s.changes = sp.changes;
+            s.rowids = sp.rowids.clone();
+            s.last_rowid = sp.last_rowid;
+            Ok(())
+        })?;
+        self.catalog = sp.catalog.clone();
+        self.catalog_dirty = sp.catalog_dirty;
+        self.settings_changed = sp.settings_changed;
+        Ok(())
+    }
+
+    /// Keeps everything written since `savepoint`; once no savepoint is open, writes stop
+    /// recording how to undo themselves.
+    pub fn release(&mut self, savepoint: Savepoint) {
+        if savepoint.txn_id != self.txn_id {
+            return;
+        }
+        self.open_savepoints = self.open_savepoints.saturating_sub(1);
+        if self.open_savepoints == 0 {
+            self.cell.with_dependent_mut(|_, t| t.undo = None);
+        }
     }
 
     // ----------------------------------------------------------------------------------
@@ -560,13 +765,11 @@ impl WriteTxn {
                 &mut s.row_buf,
             );
             full_key(prefix, &old_pk, &mut s.key_buf);
-            t.rows.insert(s.key_buf.as_slice(), s.row_buf.as_slice())?;
+            t.put(Tree::Rows, &s.key_buf, &s.row_buf)?;
             for index in &table.indexes {
                 if index.columns.iter().any(|c| changed.contains(c)) {
-                    t.index
-                        .remove(index_key(index, &old_values, &old_pk).as_slice())?;
-                    t.index
-                        .insert(index_key(index, values, &old_pk).as_slice(), &[][..])?;
+                    t.del(Tree::Index, &index_key(index, &old_values, &old_pk))?;
+                    t.put(Tree::Index, &index_key(index, values, &old_pk), &[])?;
                 }
             }
             let cols = changed.iter().map(|&i| (table.columns[i].id, &values[i]));
@@ -706,16 +909,11 @@ impl WriteTxn {
         self.catalog = Arc::new(catalog);
         self.mutate(|t, _| {
             let prefix = table_prefix(table.id);
-            let end = key::prefix_end(&prefix);
-            t.rows
-                .retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            t.del_prefix(Tree::Rows, &prefix)?;
             // History entries go now; their expiry entries are skipped by the collector.
-            t.history
-                .retain_in(&prefix[..]..end.as_slice(), |_, _| false)?;
+            t.del_prefix(Tree::History, &prefix)?;
             for index in &table.indexes {
-                let p = index.id.to_be_bytes();
-                let e = key::prefix_end(&p);
-                t.index.retain_in(&p[..]..e.as_slice(), |_, _| false)?;
+                t.del_prefix(Tree::Index, &index.id.to_be_bytes())?;
             }
             Ok(())
         })?;
@@ -769,8 +967,7 @@ impl WriteTxn {
             }
             for row in &rows {
                 let pk = key::encode(&row.key);
-                t.index
-                    .insert(index_key(&index, &row.values, &pk).as_slice(), &[][..])?;
+                t.put(Tree::Index, &index_key(&index, &row.values, &pk), &[])?;
             }
             Ok(())
         })?;
@@ -782,12 +979,7 @@ impl WriteTxn {
         let mut catalog = (*self.catalog).clone();
         let (table, index) = catalog.drop_index(name)?;
         self.catalog = Arc::new(catalog);
-        self.mutate(|t, _| {
-            let p = index.id.to_be_bytes();
-            let e = key::prefix_end(&p);
-            t.index.retain_in(&p[..]..e.as_slice(), |_, _| false)?;
-            Ok(())
-        })?;
+        self.mutate(|t, _| t.del_prefix(Tree::Index, &index.id.to_be_bytes()))?;
         self.log_schema(&table.name, SchemaChange::DropIndex { name: name.into() })
     }
 
@@ -906,14 +1098,17 @@ impl WriteTxn {
             let old = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_le_bytes);
-            t.meta
-                .insert(META_GC_HORIZON, &old.max(horizon.0).to_le_bytes()[..])?;
+            t.put(
+                Tree::Meta,
+                META_GC_HORIZON,
+                &old.max(horizon.0).to_le_bytes(),
+            )?;
             for ek in &expired {
                 let (valid_to, rest) = ek.split_at(8);
                 let mut hk = rest.to_vec();
                 hk.extend_from_slice(valid_to);
-                t.history.remove(hk.as_slice())?;
-                t.expiry.remove(ek.as_slice())?;
+                t.del(Tree::History, &hk)?;
+                t.del(Tree::Expiry, ek)?;
             }
             Ok(expired.len() as u64)
         })?;

@@ -13,6 +13,12 @@ enum Op {
     Delete(i64),
     Commit,
     Rollback,
+    /// Take a statement savepoint.
+    Savepoint,
+    /// Roll back to the newest open savepoint (and keep it open).
+    RollbackTo,
+    /// Release the newest open savepoint.
+    Release,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -25,6 +31,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => k.prop_map(Op::Delete),
         1 => Just(Op::Commit),
         1 => Just(Op::Rollback),
+        1 => Just(Op::Savepoint),
+        1 => Just(Op::RollbackTo),
+        1 => Just(Op::Release),
     ]
 }
 
@@ -114,7 +123,7 @@ fn apply(w: &mut WriteTxn, m: &mut Model, op: &Op) {
                 m.remove(&k).is_some()
             );
         }
-        Op::Commit | Op::Rollback => unreachable!("handled by the caller"),
+        _ => unreachable!("handled by the caller"),
     }
 }
 
@@ -128,15 +137,33 @@ proptest! {
         let mut committed = Model::new();
         let mut working = committed.clone();
         let mut w = Some(db.begin_write().unwrap());
+        let mut savepoints: Vec<(heliosdb_core::Savepoint, Model)> = Vec::new();
         for op in &ops {
             match op {
+                Op::Savepoint => {
+                    let sp = w.as_mut().unwrap().savepoint();
+                    savepoints.push((sp, working.clone()));
+                }
+                Op::RollbackTo => {
+                    if let Some((sp, model)) = savepoints.last() {
+                        w.as_mut().unwrap().rollback_to(sp).unwrap();
+                        working = model.clone();
+                    }
+                }
+                Op::Release => {
+                    if let Some((sp, _)) = savepoints.pop() {
+                        w.as_mut().unwrap().release(sp);
+                    }
+                }
                 Op::Commit => {
+                    savepoints.clear();
                     w.take().unwrap().commit().unwrap();
                     committed = working.clone();
                     prop_assert_eq!(contents(&db), model_rows(&committed));
                     w = Some(db.begin_write().unwrap());
                 }
                 Op::Rollback => {
+                    savepoints.clear();
                     w.take().unwrap().rollback().unwrap();
                     working = committed.clone();
                     w = Some(db.begin_write().unwrap());
