@@ -823,23 +823,28 @@ impl WriteTxn {
         })
     }
 
-    /// Rows whose index key starts with `prefix`, in index order.
-    pub fn index_lookup(&self, table: &str, index: &str, prefix: &[Value]) -> Result<Vec<Row>> {
+    /// Rows whose index key lies in `range` (bounds are prefixes of the indexed columns),
+    /// in index order, as this transaction sees them.
+    pub fn index_scan(
+        &self,
+        table: &str,
+        index: &str,
+        range: impl std::ops::RangeBounds<Vec<Value>>,
+    ) -> Result<Vec<Row>> {
         let table = self.table(table)?;
         let index = table
             .index(index)
             .ok_or_else(|| Error::IndexNotFound(index.into()))?;
-        let mut start = index.id.to_be_bytes().to_vec();
-        for v in prefix {
-            key::encode_into(v, &mut start);
-        }
-        let end = key::prefix_end(&start);
+        let (start, end) = crate::read::key_bounds(index.id.to_be_bytes(), range);
         self.read(|t| {
             let mut rows = Vec::new();
-            for entry in t.index.range(start.as_slice()..end.as_slice())? {
+            let bounds = (
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            );
+            for entry in t.index.range::<&[u8]>(bounds)? {
                 let (k, _) = entry?;
-                let k = k.value();
-                let pk = crate::read::index_entry_pk(k, index)?;
+                let pk = crate::read::index_entry_pk(k.value(), index)?;
                 let bytes = get_raw(t, table_prefix(table.id), pk)?.ok_or_else(|| {
                     Error::Corrupt(format!("index {} points at a missing row", index.name))
                 })?;

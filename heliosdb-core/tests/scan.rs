@@ -123,3 +123,32 @@ fn front_and_back_meet_exactly_once_across_batches() {
         );
     }
 }
+
+#[test]
+fn a_write_transaction_scans_its_index_including_its_own_writes() {
+    use heliosdb_core::IndexSpec;
+    let db = Database::open_in_memory().unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("p")
+            .column(ColumnSpec::new("id", DataType::Integer))
+            .column(ColumnSpec::new("city", DataType::Text))
+            .primary_key(["id"]),
+    )
+    .unwrap();
+    w.create_index("p", &IndexSpec::new("p_city", ["city"]))
+        .unwrap();
+    for (id, city) in [(1, "oslo"), (2, "lima"), (3, "oslo"), (4, "rome")] {
+        w.insert("p", &[Value::Integer(id), city.into()]).unwrap();
+    }
+    let oslo = vec![Value::from("oslo")];
+    let hits = w.index_scan("p", "p_city", oslo.clone()..=oslo).unwrap();
+    assert_eq!(
+        hits.iter().map(|r| r.key.clone()).collect::<Vec<_>>(),
+        vec![vec![Value::Integer(1)], vec![Value::Integer(3)]]
+    );
+    let from_m = w
+        .index_scan("p", "p_city", vec![Value::from("m")]..)
+        .unwrap();
+    assert_eq!(from_m.len(), 3);
+}
