@@ -1,0 +1,23 @@
+//! Errors of the SQL layer. "Your statement is wrong" (values, execution) is kept apart
+//! from "the storage said no" and from "this is a bug in HeliosDB" (`Internal`).
+
+use crate::values::ValueError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value could not be computed: division by zero, a bad cast, an overflow.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The storage engine refused: a missing table, a constraint, a damaged file.
+    #[error(transparent)]
+    Storage(#[from] heliosdb_core::Error),
+    /// The statement cannot run as written (e.g. a subquery returned two rows).
+    #[error("{0}")]
+    Execution(String),
+    /// A bug in HeliosDB: the plan does not match its input. Please report it.
+    #[error("internal error (please report): {0}")]
+    Internal(String),
+}

@@ -1,0 +1,1159 @@
+//! The executor: runs a bound [`Plan`] over a [`Source`] of rows, pulling rows through
+//! iterators so that LIMIT stops early and a scan feeding an aggregate holds one row at a
+//! time. Sorts, the right side of joins, and set operations hold what they must.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use heliosdb_core::{ReadTxn, Value, WriteTxn, key};
+
+use crate::error::{Error, Result};
+use crate::plan::{AggCall, AggFunc, Expr, JoinKind, KeyRange, Plan, SetOpKind, SortKey, Subquery};
+use crate::values::{self, CmpOp, ValueError};
+
+pub type Row = Vec<Value>;
+
+/// A stream of rows.
+pub type Rows<'a> = Box<dyn Iterator<Item = Result<Row>> + 'a>;
+
+/// Where table rows come from: a snapshot, or the write transaction (which sees its own
+/// writes).
+pub trait Source {
+    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>>;
+    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>>;
+}
+
+impl Source for ReadTxn {
+    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>> {
+        let rows = ReadTxn::scan(self, table, range.clone())?;
+        Ok(Box::new(rows.map(|row| Ok(row?.values()?))))
+    }
+
+    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>> {
+        let rows = ReadTxn::index_scan(self, table, index, range.clone())?;
+        Ok(Box::new(rows.map(|row| Ok(row?.values()?))))
+    }
+}
+
+impl Source for WriteTxn {
+    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>> {
+        let rows = WriteTxn::scan(self, table, range.clone())?;
+        Ok(Box::new(rows.map(|row| Ok(row?.values))))
+    }
+
+    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>> {
+        let rows = WriteTxn::index_scan(self, table, index, range.clone())?;
+        Ok(Box::new(rows.into_iter().map(|row| Ok(row.values))))
+    }
+}
+
+/// Runs plans for one statement: holds its parameters, the rows of enclosing queries while
+/// a correlated subquery runs, and the results of uncorrelated subqueries.
+pub struct Executor<'a> {
+    source: &'a dyn Source,
+    params: &'a [Value],
+    outer: RefCell<Vec<Row>>,
+    /// Uncorrelated subquery results, by the subquery's address in the plan.
+    cache: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+}
+
+/// The order of values in ORDER BY, DISTINCT ties aside: `compare`, with NULLs placed.
+fn sort_cmp(a: &Value, b: &Value, key: &SortKey) -> Result<Ordering> {
+    let ord = match (a.is_null(), b.is_null()) {
+        (true, true) => return Ok(Ordering::Equal),
+        (true, false) => {
+            return Ok(if key.nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            });
+        }
+        (false, true) => {
+            return Ok(if key.nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            });
+        }
+        (false, false) => values::compare(a, b)?.unwrap_or(Ordering::Equal),
+    };
+    Ok(if key.descending { ord.reverse() } else { ord })
+}
+
+/// The identity of a row for DISTINCT, GROUP BY and set operations (NULLs are equal).
+fn row_key(values: &[Value]) -> Vec<u8> {
+    key::encode(values)
+}
+
+/// An aggregate's running state.
+#[derive(Debug)]
+struct AggState {
+    count: i64,
+    int_sum: i128,
+    real_sum: f64,
+    any_real: bool,
+    best: Option<Value>,
+    seen: Option<HashSet<Vec<u8>>>,
+}
+
+impl AggState {
+    fn new(call: &AggCall) -> Self {
+        AggState {
+            count: 0,
+            int_sum: 0,
+            real_sum: 0.0,
+            any_real: false,
+            best: None,
+            seen: call.distinct.then(HashSet::new),
+        }
+    }
+
+    fn add(&mut self, call: &AggCall, v: Option<Value>) -> Result<()> {
+        let Some(v) = v else {
+            // count(*): every row counts.
+            self.count += 1;
+            return Ok(());
+        };
+        if v.is_null() {
+            return Ok(());
+        }
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(row_key(std::slice::from_ref(&v)))
+        {
+            return Ok(());
+        }
+        self.count += 1;
+        match call.func {
+            AggFunc::CountRows | AggFunc::Count => {}
+            AggFunc::Sum | AggFunc::Avg => match v {
+                Value::Integer(i) => self.int_sum += i128::from(i),
+                Value::Real(r) => {
+                    self.real_sum += r;
+                    self.any_real = true;
+                }
+                other => {
+                    return Err(ValueError::InvalidArgument {
+                        func: if call.func == AggFunc::Sum {
+                            "sum"
+                        } else {
+                            "avg"
+                        },
+                        why: format!("cannot add up {} values", other.type_name()),
+                    }
+                    .into());
+                }
+            },
+            AggFunc::Min | AggFunc::Max => {
+                let want = if call.func == AggFunc::Min {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+                let better = match &self.best {
+                    None => true,
+                    Some(b) => values::compare(&v, b)? == Some(want),
+                };
+                if better {
+                    self.best = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, call: &AggCall) -> Result<Value> {
+        Ok(match call.func {
+            AggFunc::CountRows | AggFunc::Count => Value::Integer(self.count),
+            _ if self.count == 0 => Value::Null,
+            AggFunc::Sum if self.any_real => Value::Real(self.int_sum as f64 + self.real_sum),
+            AggFunc::Sum => Value::Integer(
+                i64::try_from(self.int_sum).map_err(|_| ValueError::OutOfRange("bigint"))?,
+            ),
+            AggFunc::Avg => Value::Real((self.int_sum as f64 + self.real_sum) / self.count as f64),
+            AggFunc::Min | AggFunc::Max => self.best.unwrap_or(Value::Null),
+        })
+    }
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(source: &'a dyn Source, params: &'a [Value]) -> Self {
+        Executor {
+            source,
+            params,
+            outer: RefCell::new(Vec::new()),
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `plan` to completion.
+    pub fn collect(&self, plan: &Plan) -> Result<Vec<Row>> {
+        self.execute(plan)?.collect()
+    }
+
+    /// Starts `plan`; rows are produced as the iterator is pulled.
+    pub fn execute<'p>(&'p self, plan: &'p Plan) -> Result<Rows<'p>> {
+        Ok(match plan {
+            Plan::Unit => Box::new(std::iter::once(Ok(Vec::new()))),
+            Plan::Values { rows } => Box::new(
+                rows.iter()
+                    .map(move |exprs| exprs.iter().map(|e| self.eval(e, &[])).collect()),
+            ),
+            Plan::Scan { table, range } => self.source.scan(table, range)?,
+            Plan::IndexScan {
+                table,
+                index,
+                range,
+            } => self.source.index_scan(table, index, range)?,
+            Plan::Filter { input, predicate } => {
+                let input = self.execute(input)?;
+                Box::new(input.filter_map(move |row| {
+                    match row {
+                        Ok(row) => match self
+                            .eval(predicate, &row)
+                            .and_then(|v| Ok(values::truth(&v)?))
+                        {
+                            Ok(Some(true)) => Some(Ok(row)),
+                            Ok(_) => None,
+                            Err(e) => Some(Err(e)),
+                        },
+                        Err(e) => Some(Err(e)),
+                    }
+                }))
+            }
+            Plan::Project { input, exprs } => {
+                let input = self.execute(input)?;
+                Box::new(input.map(move |row| {
+                    let row = row?;
+                    exprs.iter().map(|e| self.eval(e, &row)).collect()
+                }))
+            }
+            Plan::Join {
+                left,
+                right,
+                kind,
+                on,
+                right_width,
+            } => {
+                let right: Vec<Row> = self.collect(right)?;
+                let left = self.execute(left)?;
+                let (kind, width) = (*kind, *right_width);
+                Box::new(
+                    left.map(move |l| self.join_one(l?, &right, kind, on.as_ref(), width))
+                        .flat_map(|joined| match joined {
+                            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                            Err(e) => vec![Err(e)],
+                        }),
+                )
+            }
+            Plan::Aggregate {
+                input,
+                group_by,
+                aggregates,
+            } => Box::new(
+                self.aggregate(input, group_by, aggregates)?
+                    .into_iter()
+                    .map(Ok),
+            ),
+            Plan::Sort { input, keys } => Box::new(self.sort(input, keys)?.into_iter().map(Ok)),
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
+                let offset = self.count_arg(offset.as_ref(), "OFFSET")?.unwrap_or(0);
+                let input = self.execute(input)?.skip(offset);
+                match self.count_arg(limit.as_ref(), "LIMIT")? {
+                    Some(n) => Box::new(input.take(n)),
+                    None => Box::new(input),
+                }
+            }
+            Plan::Distinct { input } => {
+                let mut seen = HashSet::new();
+                Box::new(self.execute(input)?.filter(move |row| match row {
+                    Ok(row) => seen.insert(row_key(row)),
+                    Err(_) => true,
+                }))
+            }
+            Plan::SetOp {
+                op,
+                all,
+                left,
+                right,
+            } => self.set_op(*op, *all, left, right)?,
+        })
+    }
+
+    fn join_one(
+        &self,
+        left: Row,
+        right: &[Row],
+        kind: JoinKind,
+        on: Option<&Expr>,
+        right_width: usize,
+    ) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        for r in right {
+            let mut joined = Vec::with_capacity(left.len() + r.len());
+            joined.extend_from_slice(&left);
+            joined.extend_from_slice(r);
+            let keep = match on {
+                Some(on) => values::truth(&self.eval(on, &joined)?)? == Some(true),
+                None => true,
+            };
+            if keep {
+                out.push(joined);
+            }
+        }
+        if out.is_empty() && kind == JoinKind::Left {
+            let mut joined = left;
+            joined.extend(std::iter::repeat_n(Value::Null, right_width));
+            out.push(joined);
+        }
+        Ok(out)
+    }
+
+    /// LIMIT and OFFSET arguments: a non-negative count, or no limit for NULL.
+    fn count_arg(&self, expr: Option<&Expr>, what: &str) -> Result<Option<usize>> {
+        let Some(expr) = expr else { return Ok(None) };
+        match self.eval(expr, &[])? {
+            Value::Null => Ok(None),
+            Value::Integer(n) if n >= 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+            Value::Integer(_) => Err(Error::Execution(format!("{what} must not be negative"))),
+            other => Err(Error::Execution(format!(
+                "argument of {what} must be an integer, not {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn aggregate(&self, input: &Plan, group_by: &[Expr], aggs: &[AggCall]) -> Result<Vec<Row>> {
+        // Groups in order of first appearance: the key's position in `groups`.
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut groups: Vec<(Row, Vec<AggState>)> = Vec::new();
+        for row in self.execute(input)? {
+            let row = row?;
+            let keys: Row = group_by
+                .iter()
+                .map(|e| self.eval(e, &row))
+                .collect::<Result<_>>()?;
+            let at = match index.get(&row_key(&keys)) {
+                Some(&at) => at,
+                None => {
+                    index.insert(row_key(&keys), groups.len());
+                    groups.push((keys, aggs.iter().map(AggState::new).collect()));
+                    groups.len() - 1
+                }
+            };
+            let states = &mut groups[at].1;
+            for (call, state) in aggs.iter().zip(states.iter_mut()) {
+                let v = match &call.arg {
+                    Some(arg) => Some(self.eval(arg, &row)?),
+                    None => None,
+                };
+                state.add(call, v)?;
+            }
+        }
+        if groups.is_empty() && group_by.is_empty() {
+            groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
+        }
+        groups
+            .into_iter()
+            .map(|(mut keys, states)| {
+                for (call, state) in aggs.iter().zip(states) {
+                    keys.push(state.finish(call)?);
+                }
+                Ok(keys)
+            })
+            .collect()
+    }
+
+    fn sort(&self, input: &Plan, keys: &[SortKey]) -> Result<Vec<Row>> {
+        let mut keyed: Vec<(Row, Row)> = self
+            .execute(input)?
+            .map(|row| {
+                let row = row?;
+                let k = keys
+                    .iter()
+                    .map(|k| self.eval(&k.expr, &row))
+                    .collect::<Result<Row>>()?;
+                Ok((k, row))
+            })
+            .collect::<Result<_>>()?;
+        let mut failure = None;
+        keyed.sort_by(|(a, _), (b, _)| {
+            for ((x, y), key) in a.iter().zip(b).zip(keys) {
+                match sort_cmp(x, y, key) {
+                    Ok(Ordering::Equal) => continue,
+                    Ok(ord) => return ord,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        return Ordering::Equal;
+                    }
+                }
+            }
+            Ordering::Equal
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(keyed.into_iter().map(|(_, row)| row).collect()),
+        }
+    }
+
+    fn set_op<'p>(
+        &'p self,
+        op: SetOpKind,
+        all: bool,
+        left: &'p Plan,
+        right: &'p Plan,
+    ) -> Result<Rows<'p>> {
+        let left = self.execute(left)?;
+        if op == SetOpKind::Union {
+            let both = left.chain(self.execute(right)?);
+            if all {
+                return Ok(Box::new(both));
+            }
+            let mut seen = HashSet::new();
+            return Ok(Box::new(both.filter(move |row| match row {
+                Ok(row) => seen.insert(row_key(row)),
+                Err(_) => true,
+            })));
+        }
+        let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+        for row in self.execute(right)? {
+            *counts.entry(row_key(&row?)).or_default() += 1;
+        }
+        let mut emitted: HashSet<Vec<u8>> = HashSet::new();
+        Ok(Box::new(left.filter(move |row| {
+            let Ok(row) = row else { return true };
+            let k = row_key(row);
+            let in_right = counts.get_mut(&k);
+            match (op, all) {
+                (SetOpKind::Intersect, true) => match in_right {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                },
+                (SetOpKind::Intersect, false) => in_right.is_some() && emitted.insert(k),
+                (SetOpKind::Except, true) => match in_right {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        false
+                    }
+                    _ => true,
+                },
+                (SetOpKind::Except, false) => in_right.is_none() && emitted.insert(k),
+                (SetOpKind::Union, _) => true,
+            }
+        })))
+    }
+
+    /// The rows of a subquery for the current row: run once if uncorrelated.
+    fn subquery_rows(&self, sq: &Subquery, row: &[Value]) -> Result<Rc<Vec<Row>>> {
+        if !sq.correlated {
+            let id = std::ptr::from_ref(sq) as usize;
+            if let Some(rows) = self.cache.borrow().get(&id) {
+                return Ok(rows.clone());
+            }
+            let rows = Rc::new(self.collect(&sq.plan)?);
+            self.cache.borrow_mut().insert(id, rows.clone());
+            return Ok(rows);
+        }
+        self.outer.borrow_mut().push(row.to_vec());
+        let rows = self.collect(&sq.plan);
+        self.outer.borrow_mut().pop();
+        Ok(Rc::new(rows?))
+    }
+
+    /// Evaluates `expr` against `row`.
+    pub fn eval(&self, expr: &Expr, row: &[Value]) -> Result<Value> {
+        use values::{and, from_truth, not, or, truth};
+        Ok(match expr {
+            Expr::Literal(v) => v.clone(),
+            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
+                Error::Internal(format!("column #{i} of a {}-column row", row.len()))
+            })?,
+            Expr::Outer { depth, index } => {
+                let outer = self.outer.borrow();
+                outer
+                    .len()
+                    .checked_sub(*depth)
+                    .and_then(|at| outer.get(at))
+                    .and_then(|r| r.get(*index))
+                    .cloned()
+                    .ok_or_else(|| Error::Internal(format!("outer column {depth}.{index}")))?
+            }
+            Expr::Param(i) => self
+                .params
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::Execution(format!("there is no parameter ${}", i + 1)))?,
+            Expr::Not(e) => from_truth(not(truth(&self.eval(e, row)?)?)),
+            Expr::Negate(e) => values::negate(&self.eval(e, row)?)?,
+            Expr::And(a, b) => {
+                let left = truth(&self.eval(a, row)?)?;
+                if left == Some(false) {
+                    return Ok(Value::Boolean(false));
+                }
+                from_truth(and(left, truth(&self.eval(b, row)?)?))
+            }
+            Expr::Or(a, b) => {
+                let left = truth(&self.eval(a, row)?)?;
+                if left == Some(true) {
+                    return Ok(Value::Boolean(true));
+                }
+                from_truth(or(left, truth(&self.eval(b, row)?)?))
+            }
+            Expr::Compare(op, a, b) => {
+                values::compare_op(*op, &self.eval(a, row)?, &self.eval(b, row)?)?
+            }
+            Expr::Arith(op, a, b) => values::arith(*op, &self.eval(a, row)?, &self.eval(b, row)?)?,
+            Expr::Concat(a, b) => values::concat(&self.eval(a, row)?, &self.eval(b, row)?)?,
+            Expr::IsNull { expr, negated } => {
+                Value::Boolean(self.eval(expr, row)?.is_null() != *negated)
+            }
+            Expr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => {
+                let same = values::not_distinct(&self.eval(left, row)?, &self.eval(right, row)?)?;
+                Value::Boolean(same == *negated)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            } => {
+                let (text, pattern) = (self.eval(expr, row)?, self.eval(pattern, row)?);
+                let escape = match escape {
+                    Some(e) => match self.eval(e, row)? {
+                        Value::Null => return Ok(Value::Null),
+                        Value::Text(s) if s.chars().count() <= 1 => s.chars().next(),
+                        _ => {
+                            return Err(Error::Execution(
+                                "invalid escape string: it must be empty or one character".into(),
+                            ));
+                        }
+                    },
+                    None => Some('\\'),
+                };
+                match (&text, &pattern) {
+                    (Value::Null, _) | (_, Value::Null) => Value::Null,
+                    (Value::Text(t), Value::Text(p)) => {
+                        Value::Boolean(values::like(t, p, escape, *case_insensitive)? != *negated)
+                    }
+                    _ => {
+                        return Err(ValueError::NoOperator {
+                            op: "LIKE",
+                            left: text.type_name(),
+                            right: pattern.type_name(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let v = self.eval(expr, row)?;
+                let mut candidates = Vec::with_capacity(list.len());
+                for item in list {
+                    candidates.push(self.eval(item, row)?);
+                }
+                self.in_values(&v, candidates.iter(), *negated)?
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let v = self.eval(expr, row)?;
+                let ge = values::compare_op(CmpOp::GtEq, &v, &self.eval(low, row)?)?;
+                let le = values::compare_op(CmpOp::LtEq, &v, &self.eval(high, row)?)?;
+                let inside = and(truth(&ge)?, truth(&le)?);
+                from_truth(if *negated { not(inside) } else { inside })
+            }
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                let subject = match operand {
+                    Some(o) => Some(self.eval(o, row)?),
+                    None => None,
+                };
+                for (when, then) in branches {
+                    let w = self.eval(when, row)?;
+                    let hit = match &subject {
+                        Some(s) => values::compare_op(CmpOp::Eq, s, &w)? == Value::Boolean(true),
+                        None => truth(&w)? == Some(true),
+                    };
+                    if hit {
+                        return self.eval(then, row);
+                    }
+                }
+                match otherwise {
+                    Some(e) => self.eval(e, row)?,
+                    None => Value::Null,
+                }
+            }
+            Expr::Cast(e, ty) => values::cast(&self.eval(e, row)?, *ty)?,
+            Expr::Call(f, args) => {
+                let args = args
+                    .iter()
+                    .map(|a| self.eval(a, row))
+                    .collect::<Result<Vec<_>>>()?;
+                f.call(&args)?
+            }
+            Expr::Coalesce(args) => {
+                for a in args {
+                    let v = self.eval(a, row)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                Value::Null
+            }
+            Expr::ScalarSubquery(sq) => {
+                let rows = self.subquery_rows(sq, row)?;
+                match rows.as_slice() {
+                    [] => Value::Null,
+                    [one] => one.first().cloned().unwrap_or(Value::Null),
+                    _ => {
+                        return Err(Error::Execution(
+                            "more than one row returned by a subquery used as an expression".into(),
+                        ));
+                    }
+                }
+            }
+            Expr::Exists { subquery, negated } => {
+                Value::Boolean(self.subquery_rows(subquery, row)?.is_empty() == *negated)
+            }
+            Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let v = self.eval(expr, row)?;
+                let rows = self.subquery_rows(subquery, row)?;
+                self.in_values(&v, rows.iter().filter_map(|r| r.first()), *negated)?
+            }
+        })
+    }
+
+    /// `v [NOT] IN (candidates)` with SQL's NULL rules: no match but a NULL candidate is
+    /// unknown.
+    fn in_values<'v>(
+        &self,
+        v: &Value,
+        candidates: impl Iterator<Item = &'v Value>,
+        negated: bool,
+    ) -> Result<Value> {
+        let mut result = Some(false);
+        let mut any = false;
+        for c in candidates {
+            any = true;
+            match values::compare(v, c)? {
+                Some(Ordering::Equal) => {
+                    result = Some(true);
+                    break;
+                }
+                None => result = None,
+                Some(_) => {}
+            }
+        }
+        if !any {
+            // x IN () is false even for a NULL x.
+            return Ok(Value::Boolean(negated));
+        }
+        Ok(values::from_truth(if negated {
+            values::not(result)
+        } else {
+            result
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use heliosdb_core::{ColumnSpec, DataType, Database, TableSpec};
+
+    use super::*;
+    use crate::plan::{Subquery, full_range};
+    use crate::values::ArithOp;
+
+    /// emp(id, dept, salary): 1 a 10, 2 a 20, 3 b NULL, 4 b 40, 5 NULL 50
+    fn db() -> Database {
+        let db = Database::open_in_memory().unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.create_table(
+            &TableSpec::new("emp")
+                .column(ColumnSpec::new("id", DataType::Integer))
+                .column(ColumnSpec::new("dept", DataType::Text))
+                .column(ColumnSpec::new("salary", DataType::Integer))
+                .primary_key(["id"]),
+        )
+        .unwrap();
+        let rows: [(i64, Option<&str>, Option<i64>); 5] = [
+            (1, Some("a"), Some(10)),
+            (2, Some("a"), Some(20)),
+            (3, Some("b"), None),
+            (4, Some("b"), Some(40)),
+            (5, None, Some(50)),
+        ];
+        for (id, dept, salary) in rows {
+            w.insert("emp", &[id.into(), dept.into(), salary.into()])
+                .unwrap();
+        }
+        w.commit().unwrap();
+        db
+    }
+
+    fn scan() -> Box<Plan> {
+        Plan::Scan {
+            table: "emp".into(),
+            range: full_range(),
+        }
+        .boxed()
+    }
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i)
+    }
+
+    fn lit(v: impl Into<Value>) -> Expr {
+        Expr::Literal(v.into())
+    }
+
+    fn run(db: &Database, plan: &Plan) -> Vec<Row> {
+        let r = db.begin_read().unwrap();
+        Executor::new(&r, &[]).collect(plan).unwrap()
+    }
+
+    fn ints(rows: &[Row]) -> Vec<Vec<Option<i64>>> {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| match v {
+                        Value::Integer(i) => Some(*i),
+                        Value::Null => None,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filter_project_with_three_valued_logic() {
+        let db = db();
+        // SELECT id, salary * 2 FROM emp WHERE salary > 15 OR dept = 'a'
+        let plan = Plan::Project {
+            input: Plan::Filter {
+                input: scan(),
+                predicate: Expr::Or(
+                    Expr::Compare(CmpOp::Gt, col(2).boxed(), lit(15).boxed()).boxed(),
+                    Expr::Compare(CmpOp::Eq, col(1).boxed(), lit("a").boxed()).boxed(),
+                ),
+            }
+            .boxed(),
+            exprs: vec![
+                col(0),
+                Expr::Arith(ArithOp::Mul, col(2).boxed(), lit(2).boxed()),
+            ],
+        };
+        assert_eq!(
+            ints(&run(&db, &plan)),
+            vec![
+                vec![Some(1), Some(20)],
+                vec![Some(2), Some(40)],
+                vec![Some(4), Some(80)],
+                vec![Some(5), Some(100)]
+            ]
+        );
+        // NOT (salary > 15) drops the NULL salary too.
+        let plan = Plan::Filter {
+            input: scan(),
+            predicate: Expr::Not(Expr::Compare(CmpOp::Gt, col(2).boxed(), lit(15).boxed()).boxed()),
+        };
+        assert_eq!(run(&db, &plan).len(), 1);
+    }
+
+    #[test]
+    fn aggregates_group_and_handle_nulls_and_empty_input() {
+        let db = db();
+        let call = |func, arg: Option<Expr>, distinct| AggCall {
+            func,
+            arg,
+            distinct,
+        };
+        // SELECT dept, count(*), count(salary), sum(salary), min(salary), max(salary)
+        // GROUP BY dept
+        let plan = Plan::Sort {
+            input: Plan::Aggregate {
+                input: scan(),
+                group_by: vec![col(1)],
+                aggregates: vec![
+                    call(AggFunc::CountRows, None, false),
+                    call(AggFunc::Count, Some(col(2)), false),
+                    call(AggFunc::Sum, Some(col(2)), false),
+                    call(AggFunc::Min, Some(col(2)), false),
+                    call(AggFunc::Max, Some(col(2)), false),
+                ],
+            }
+            .boxed(),
+            keys: vec![SortKey {
+                expr: col(0),
+                descending: false,
+                nulls_first: false,
+            }],
+        };
+        let rows = run(&db, &plan);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0][0], Value::from("a"));
+        assert_eq!(
+            ints(&[rows[0][1..].to_vec()]),
+            vec![vec![Some(2), Some(2), Some(30), Some(10), Some(20)]]
+        );
+        assert_eq!(
+            ints(&[rows[1][1..].to_vec()]),
+            vec![vec![Some(2), Some(1), Some(40), Some(40), Some(40)]]
+        );
+        assert_eq!(rows[2][0], Value::Null, "NULLs group together, sorted last");
+        // No GROUP BY over no rows: one row, count 0 and NULL sum.
+        let empty = Plan::Aggregate {
+            input: Plan::Filter {
+                input: scan(),
+                predicate: lit(false),
+            }
+            .boxed(),
+            group_by: vec![],
+            aggregates: vec![
+                call(AggFunc::CountRows, None, false),
+                call(AggFunc::Sum, Some(col(2)), false),
+            ],
+        };
+        assert_eq!(ints(&run(&db, &empty)), vec![vec![Some(0), None]]);
+        // count(DISTINCT dept) and avg.
+        let distinct = Plan::Aggregate {
+            input: scan(),
+            group_by: vec![],
+            aggregates: vec![
+                call(AggFunc::Count, Some(col(1)), true),
+                call(AggFunc::Avg, Some(col(2)), false),
+            ],
+        };
+        assert_eq!(
+            run(&db, &distinct),
+            vec![vec![Value::Integer(2), Value::Real(30.0)]]
+        );
+    }
+
+    #[test]
+    fn sort_nulls_limit_offset_distinct() {
+        let db = db();
+        let sorted = |descending, nulls_first| Plan::Project {
+            input: Plan::Sort {
+                input: scan(),
+                keys: vec![SortKey {
+                    expr: col(2),
+                    descending,
+                    nulls_first,
+                }],
+            }
+            .boxed(),
+            exprs: vec![col(0)],
+        };
+        assert_eq!(
+            ints(&run(&db, &sorted(false, false))).concat(),
+            [1, 2, 4, 5, 3].map(Some)
+        );
+        assert_eq!(
+            ints(&run(&db, &sorted(true, true))).concat(),
+            [3, 5, 4, 2, 1].map(Some)
+        );
+        let page = Plan::Limit {
+            input: sorted(false, false).boxed(),
+            limit: Some(lit(2)),
+            offset: Some(lit(1)),
+        };
+        assert_eq!(ints(&run(&db, &page)).concat(), [2, 4].map(Some));
+        let negative = Plan::Limit {
+            input: scan(),
+            limit: Some(lit(-1)),
+            offset: None,
+        };
+        let r = db.begin_read().unwrap();
+        assert!(
+            Executor::new(&r, &[])
+                .collect(&negative)
+                .unwrap_err()
+                .to_string()
+                .contains("LIMIT must not be negative")
+        );
+        let depts = Plan::Distinct {
+            input: Plan::Project {
+                input: scan(),
+                exprs: vec![col(1)],
+            }
+            .boxed(),
+        };
+        assert_eq!(run(&db, &depts).len(), 3);
+    }
+
+    #[test]
+    fn joins_and_set_operations() {
+        let db = db();
+        // emp e LEFT JOIN (VALUES ('a', 'alpha')) d ON e.dept = d.0
+        let names = Plan::Values {
+            rows: vec![vec![lit("a"), lit("alpha")]],
+        };
+        let join = |kind| Plan::Project {
+            input: Plan::Join {
+                left: scan(),
+                right: names.clone().boxed(),
+                kind,
+                on: Some(Expr::Compare(CmpOp::Eq, col(1).boxed(), col(3).boxed())),
+                right_width: 2,
+            }
+            .boxed(),
+            exprs: vec![col(0), col(4)],
+        };
+        assert_eq!(run(&db, &join(JoinKind::Inner)).len(), 2);
+        let left = run(&db, &join(JoinKind::Left));
+        assert_eq!(left.len(), 5);
+        assert_eq!(left[2], vec![Value::Integer(3), Value::Null]);
+
+        let vals = |xs: &[i64]| Plan::Values {
+            rows: xs.iter().map(|x| vec![lit(*x)]).collect(),
+        };
+        let set = |op, all| Plan::SetOp {
+            op,
+            all,
+            left: vals(&[1, 1, 2, 3]).boxed(),
+            right: vals(&[1, 3, 3, 4]).boxed(),
+        };
+        let flat = |p: Plan| ints(&run(&db, &p)).concat();
+        assert_eq!(flat(set(SetOpKind::Union, true)).len(), 8);
+        assert_eq!(flat(set(SetOpKind::Union, false)), [1, 2, 3, 4].map(Some));
+        assert_eq!(flat(set(SetOpKind::Intersect, false)), [1, 3].map(Some));
+        assert_eq!(flat(set(SetOpKind::Intersect, true)), [1, 3].map(Some));
+        assert_eq!(flat(set(SetOpKind::Except, false)), [2].map(Some));
+        assert_eq!(flat(set(SetOpKind::Except, true)), [1, 2].map(Some));
+    }
+
+    #[test]
+    fn subqueries_scalar_exists_in_and_correlated() {
+        let db = db();
+        let salaries = Subquery {
+            plan: Plan::Project {
+                input: scan(),
+                exprs: vec![col(2)],
+            },
+            correlated: false,
+        };
+        // 40 IN (salaries) is true; 41 IN (salaries) is unknown because of the NULL.
+        let in_sub = |x: i64, negated| Plan::Project {
+            input: Plan::Unit.boxed(),
+            exprs: vec![Expr::InSubquery {
+                expr: lit(x).boxed(),
+                subquery: Box::new(salaries.clone()),
+                negated,
+            }],
+        };
+        assert_eq!(
+            run(&db, &in_sub(40, false)),
+            vec![vec![Value::Boolean(true)]]
+        );
+        assert_eq!(run(&db, &in_sub(41, false)), vec![vec![Value::Null]]);
+        assert_eq!(run(&db, &in_sub(41, true)), vec![vec![Value::Null]]);
+        // A scalar subquery with two rows is an error.
+        let two = Plan::Project {
+            input: Plan::Unit.boxed(),
+            exprs: vec![Expr::ScalarSubquery(Box::new(salaries.clone()))],
+        };
+        let r = db.begin_read().unwrap();
+        assert!(
+            Executor::new(&r, &[])
+                .collect(&two)
+                .unwrap_err()
+                .to_string()
+                .contains("more than one row")
+        );
+        // Correlated: employees earning more than the average of their department.
+        let dept_avg = Subquery {
+            plan: Plan::Aggregate {
+                input: Plan::Filter {
+                    input: scan(),
+                    predicate: Expr::Compare(
+                        CmpOp::Eq,
+                        col(1).boxed(),
+                        Expr::Outer { depth: 1, index: 1 }.boxed(),
+                    ),
+                }
+                .boxed(),
+                group_by: vec![],
+                aggregates: vec![AggCall {
+                    func: AggFunc::Avg,
+                    arg: Some(col(2)),
+                    distinct: false,
+                }],
+            },
+            correlated: true,
+        };
+        let above = Plan::Project {
+            input: Plan::Filter {
+                input: scan(),
+                predicate: Expr::Compare(
+                    CmpOp::Gt,
+                    col(2).boxed(),
+                    Expr::ScalarSubquery(Box::new(dept_avg)).boxed(),
+                ),
+            }
+            .boxed(),
+            exprs: vec![col(0)],
+        };
+        assert_eq!(ints(&run(&db, &above)).concat(), [2].map(Some));
+        // EXISTS with a key range: is there an employee with id >= 5?
+        let exists = Plan::Project {
+            input: Plan::Unit.boxed(),
+            exprs: vec![Expr::Exists {
+                subquery: Box::new(Subquery {
+                    plan: Plan::Scan {
+                        table: "emp".into(),
+                        range: (Bound::Included(vec![Value::Integer(5)]), Bound::Unbounded),
+                    },
+                    correlated: false,
+                }),
+                negated: false,
+            }],
+        };
+        assert_eq!(run(&db, &exists), vec![vec![Value::Boolean(true)]]);
+    }
+
+    #[test]
+    fn in_lists_between_case_coalesce_like_and_params() {
+        let db = db();
+        let r = db.begin_read().unwrap();
+        let params = [Value::Integer(7)];
+        let ex = Executor::new(&r, &params);
+        let e = |expr: Expr| ex.eval(&expr, &[]).unwrap();
+        assert_eq!(
+            e(Expr::InList {
+                expr: lit(1).boxed(),
+                list: vec![lit(2), Expr::Literal(Value::Null)],
+                negated: false
+            }),
+            Value::Null
+        );
+        assert_eq!(
+            e(Expr::InList {
+                expr: lit(2).boxed(),
+                list: vec![lit(2), Expr::Literal(Value::Null)],
+                negated: true
+            }),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            e(Expr::InList {
+                expr: Expr::Literal(Value::Null).boxed(),
+                list: vec![],
+                negated: false
+            }),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            e(Expr::Between {
+                expr: lit(5).boxed(),
+                low: lit(1).boxed(),
+                high: lit(5).boxed(),
+                negated: false
+            }),
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            e(Expr::Case {
+                operand: Some(lit(2).boxed()),
+                branches: vec![(lit(1), lit("one")), (lit(2), lit("two"))],
+                otherwise: None
+            }),
+            Value::from("two")
+        );
+        assert_eq!(
+            e(Expr::Case {
+                operand: None,
+                branches: vec![(Expr::Literal(Value::Null), lit(1))],
+                otherwise: Some(lit(0).boxed())
+            }),
+            Value::Integer(0)
+        );
+        // COALESCE stops at the first non-NULL: the division by zero after it never runs.
+        let boom = Expr::Arith(ArithOp::Div, lit(1).boxed(), lit(0).boxed());
+        assert_eq!(
+            e(Expr::Coalesce(vec![
+                Expr::Literal(Value::Null),
+                lit(3),
+                boom.clone()
+            ])),
+            Value::Integer(3)
+        );
+        assert!(ex.eval(&boom, &[]).is_err());
+        assert_eq!(
+            e(Expr::Like {
+                expr: lit("hello").boxed(),
+                pattern: lit("H%").boxed(),
+                escape: None,
+                case_insensitive: true,
+                negated: false
+            }),
+            Value::Boolean(true)
+        );
+        assert_eq!(e(Expr::Param(0)), Value::Integer(7));
+        assert!(
+            ex.eval(&Expr::Param(1), &[])
+                .unwrap_err()
+                .to_string()
+                .contains("$2")
+        );
+        // AND short-circuits on false, OR on true.
+        assert_eq!(
+            e(Expr::And(lit(false).boxed(), boom.clone().boxed())),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            e(Expr::Or(lit(true).boxed(), boom.boxed())),
+            Value::Boolean(true)
+        );
+    }
+
+    #[test]
+    fn a_write_transaction_reads_its_own_writes() {
+        let db = db();
+        let mut w = db.begin_write().unwrap();
+        w.delete("emp", &[Value::Integer(1)]).unwrap();
+        let count = Plan::Aggregate {
+            input: scan(),
+            group_by: vec![],
+            aggregates: vec![AggCall {
+                func: AggFunc::CountRows,
+                arg: None,
+                distinct: false,
+            }],
+        };
+        assert_eq!(
+            Executor::new(&w, &[]).collect(&count).unwrap(),
+            vec![vec![Value::Integer(4)]]
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Bound query plans: what the binder produces from the syntax tree and the executor runs.
+//!
+//! Names are resolved: a column is a position in the row its operator receives, a function
+//! is a built-in's entry, a table is its catalog name. Rows flow between operators as
+//! `Vec<Value>`; a join's row is the left row followed by the right row.
+
+use std::ops::Bound;
+
+use heliosdb_core::{DataType, Value};
+
+use crate::values::{ArithOp, CmpOp, ScalarFn};
+
+/// Bounds on a primary key or an index key; each bound is a key prefix.
+pub type KeyRange = (Bound<Vec<Value>>, Bound<Vec<Value>>);
+
+/// The whole key space.
+pub fn full_range() -> KeyRange {
+    (Bound::Unbounded, Bound::Unbounded)
+}
+
+/// A bound scalar expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Literal(Value),
+    /// A column of the row the operator receives.
+    Column(usize),
+    /// A column of an enclosing query's current row, for correlated subqueries; depth 1 is
+    /// the nearest enclosing query.
+    Outer {
+        depth: usize,
+        index: usize,
+    },
+    /// `$n`, zero-based.
+    Param(usize),
+    Not(Box<Expr>),
+    Negate(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    Concat(Box<Expr>, Box<Expr>),
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    IsDistinctFrom {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<Box<Expr>>,
+        case_insensitive: bool,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Cast(Box<Expr>, DataType),
+    Call(&'static ScalarFn, Vec<Expr>),
+    /// `COALESCE`: evaluates arguments only until one is not NULL.
+    Coalesce(Vec<Expr>),
+    /// A subquery giving one value (NULL for no row; more than one row is an error).
+    ScalarSubquery(Box<Subquery>),
+    Exists {
+        subquery: Box<Subquery>,
+        negated: bool,
+    },
+    InSubquery {
+        expr: Box<Expr>,
+        subquery: Box<Subquery>,
+        negated: bool,
+    },
+}
+
+/// A subquery inside an expression.
+#[derive(Debug, Clone)]
+pub struct Subquery {
+    pub plan: Plan,
+    /// Whether it reads an enclosing row (`Expr::Outer`); uncorrelated ones run once.
+    pub correlated: bool,
+}
+
+impl Expr {
+    pub fn boxed(self) -> Box<Expr> {
+        Box::new(self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    /// `count(*)`: rows, NULL or not.
+    CountRows,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+/// An aggregate call: its function, its argument (none for `count(*)`), DISTINCT.
+#[derive(Debug, Clone)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+    pub distinct: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+/// One key of ORDER BY.
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// A bound query plan.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// One row of no columns: `SELECT 1` reads from this.
+    Unit,
+    /// Literal rows (`VALUES`).
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
+    /// Rows of a table in primary-key order, within `range`.
+    Scan {
+        table: String,
+        range: KeyRange,
+    },
+    /// Rows of a table in the order of one of its indexes, within `range`.
+    IndexScan {
+        table: String,
+        index: String,
+        range: KeyRange,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
+    /// Nested-loop join; the right side is read once. `on` sees the joined row.
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        right_width: usize,
+    },
+    /// Output: the group-by values, then one value per aggregate. Without GROUP BY there is
+    /// exactly one output row, even for no input.
+    Aggregate {
+        input: Box<Plan>,
+        group_by: Vec<Expr>,
+        aggregates: Vec<AggCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    SetOp {
+        op: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+    },
+}
+
+impl Plan {
+    pub fn boxed(self) -> Box<Plan> {
+        Box::new(self)
+    }
+}
