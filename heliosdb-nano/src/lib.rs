@@ -43,6 +43,14 @@ pub use heliosdb_compress as compress;
 pub use heliosdb_crypto as crypto;
 #[cfg(feature = "sql")]
 pub use heliosdb_sql as sql;
+
+#[cfg(feature = "sql")]
+mod embedded;
+#[cfg(feature = "sql")]
+pub use embedded::{
+    Column, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow, Rows,
+    SqlError, SqlResult, Transaction,
+};
 #[cfg(feature = "sync")]
 pub use heliosdb_sync as sync;
 #[cfg(feature = "vector")]

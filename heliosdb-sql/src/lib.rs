@@ -1,18 +1,24 @@
 //! heliosdb-sql: SQL text → plan → rows over heliosdb-core (PostgreSQL dialect).
 //!
-//! Being built (issue 3). What exists:
-//! - [`values`]: SQL semantics on core values — three-valued logic, comparison,
-//!   arithmetic with overflow checks, casts, LIKE/ILIKE and scalar functions;
-//! - [`plan`]: bound query plans (names resolved to positions and built-ins);
-//! - [`exec`]: the executor, pulling rows through scans, filters, projections, joins,
-//!   aggregates, sorts, limits, DISTINCT, set operations and subqueries (correlated ones
-//!   too) over a snapshot or the write transaction.
+//! - [`parser`] turns text into the [`ast`] (every node carries its source span; errors
+//!   name the line and column and draw a caret);
+//! - [`bind`] resolves names against the catalog and builds a [`plan`], pushing WHERE
+//!   conjuncts into joins and primary-key ranges;
+//! - [`exec`] pulls rows through the plan over a snapshot or the write transaction;
+//! - [`values`] holds the SQL semantics of values (three-valued logic, casts, functions);
+//! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
+//!   plans.
 //!
-//! The parser and the binder that turns syntax into plans come next; until then nothing
-//! here runs SQL text.
+//! Still missing (issue 3): DEFAULT and CHECK, views, RIGHT/FULL joins, index use in
+//! queries beyond primary keys, and the shell on top.
 #![forbid(unsafe_code)]
 
+pub mod ast;
+pub mod bind;
 pub mod error;
 pub mod exec;
+pub mod explain;
+pub mod parser;
 pub mod plan;
+pub mod session;
 pub mod values;

@@ -1,0 +1,263 @@
+//! The SQL API: [`EmbeddedDatabase`], prepared statements, transactions and typed rows.
+
+use std::path::Path;
+
+use heliosdb_core::{DataType, Database, Value};
+use heliosdb_sql::ast;
+use heliosdb_sql::session::{Outcome, Session};
+
+pub use heliosdb_sql::session::SqlError;
+
+pub type SqlResult<T> = std::result::Result<T, SqlError>;
+
+/// A database opened for SQL. Cheap to clone; clones share the open file.
+///
+/// Each call outside a [`Transaction`] is its own transaction (autocommit).
+#[derive(Clone, Debug)]
+pub struct EmbeddedDatabase {
+    db: Database,
+}
+
+/// A result column: its name and, when known, its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: Option<DataType>,
+}
+
+/// The rows of a query, with their column names and types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<Column>,
+    pub rows: Vec<ResultRow>,
+}
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub values: Vec<Value>,
+}
+
+/// Why a value could not become the Rust type asked for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot read a {found} value as {wanted}")]
+pub struct FromValueError {
+    pub found: &'static str,
+    pub wanted: &'static str,
+}
+
+/// Conversion of a SQL value into a Rust type.
+pub trait FromValue: Sized {
+    fn from_value(v: &Value) -> Result<Self, FromValueError>;
+}
+
+macro_rules! from_value {
+    ($t:ty, $name:literal, $($pat:pat => $e:expr),+) => {
+        impl FromValue for $t {
+            fn from_value(v: &Value) -> Result<Self, FromValueError> {
+                match v {
+                    $($pat => Ok($e),)+
+                    other => Err(FromValueError { found: other.type_name(), wanted: $name }),
+                }
+            }
+        }
+    };
+}
+from_value!(i64, "i64", Value::Integer(i) => *i);
+from_value!(f64, "f64", Value::Real(r) => *r, Value::Integer(i) => *i as f64);
+from_value!(bool, "bool", Value::Boolean(b) => *b);
+from_value!(String, "String", Value::Text(s) => s.clone());
+from_value!(Vec<u8>, "Vec<u8>", Value::Blob(b) => b.clone());
+from_value!(Vec<f32>, "Vec<f32>", Value::Vector(v) => v.clone());
+
+impl FromValue for Value {
+    fn from_value(v: &Value) -> Result<Self, FromValueError> {
+        Ok(v.clone())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Result<Self, FromValueError> {
+        match v {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+impl ResultRow {
+    /// Column `i` as `T`; a missing column or a wrong type is an error.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T, FromValueError> {
+        match self.values.get(i) {
+            Some(v) => T::from_value(v),
+            None => Err(FromValueError {
+                found: "missing",
+                wanted: std::any::type_name::<T>(),
+            }),
+        }
+    }
+}
+
+fn rows(outcome: Outcome) -> Rows {
+    match outcome {
+        Outcome::Rows { columns, rows } => Rows {
+            columns: columns
+                .into_iter()
+                .map(|c| Column {
+                    name: c.name,
+                    data_type: c.ty,
+                })
+                .collect(),
+            rows: rows
+                .into_iter()
+                .map(|values| ResultRow { values })
+                .collect(),
+        },
+        _ => Rows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+        },
+    }
+}
+
+fn affected(outcome: &Outcome) -> u64 {
+    match outcome {
+        Outcome::Affected { rows, .. } => *rows,
+        Outcome::Rows { rows, .. } => rows.len() as u64,
+        Outcome::Done(_) => 0,
+    }
+}
+
+/// A parsed statement, run any number of times with different parameters.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    db: Database,
+    statement: ast::Statement,
+}
+
+impl PreparedStatement {
+    /// Runs it; returns the rows affected (or returned).
+    pub fn execute(&self, params: &[Value]) -> SqlResult<u64> {
+        let outcome = Session::new(self.db.clone()).run(&self.statement, params)?;
+        Ok(affected(&outcome))
+    }
+
+    /// Runs it and returns its rows.
+    pub fn query(&self, params: &[Value]) -> SqlResult<Rows> {
+        Ok(rows(
+            Session::new(self.db.clone()).run(&self.statement, params)?,
+        ))
+    }
+}
+
+/// An open transaction. Dropping it without [`Transaction::commit`] rolls it back.
+pub struct Transaction {
+    session: Session,
+    done: bool,
+}
+
+impl Transaction {
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> SqlResult<u64> {
+        let outcomes = self.session.execute(sql, params)?;
+        Ok(outcomes.last().map_or(0, affected))
+    }
+
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
+        let outcomes = self.session.execute(sql, params)?;
+        Ok(outcomes.into_iter().last().map_or(
+            Rows {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            },
+            rows,
+        ))
+    }
+
+    /// Commits; if a statement failed, the transaction was aborted and this rolls back
+    /// and says so.
+    pub fn commit(mut self) -> SqlResult<()> {
+        self.done = true;
+        match self.session.execute("COMMIT", &[])?.pop() {
+            Some(Outcome::Done("ROLLBACK")) => Err(SqlError::Aborted),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn rollback(mut self) -> SqlResult<()> {
+        self.done = true;
+        self.session.execute("ROLLBACK", &[])?;
+        Ok(())
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.done {
+            // Rolling back cannot fail in a way the caller could act on here.
+            let _ = self.session.execute("ROLLBACK", &[]);
+        }
+    }
+}
+
+impl EmbeddedDatabase {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> SqlResult<Self> {
+        Ok(EmbeddedDatabase {
+            db: Database::open(path)?,
+        })
+    }
+
+    /// A database in memory, gone when the last clone drops.
+    pub fn open_in_memory() -> SqlResult<Self> {
+        Ok(EmbeddedDatabase {
+            db: Database::open_in_memory()?,
+        })
+    }
+
+    /// SQL over an already open storage engine.
+    pub fn from_database(db: Database) -> Self {
+        EmbeddedDatabase { db }
+    }
+
+    /// The storage engine underneath (change log, history, subscriptions).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Runs one or more statements; returns the rows affected by the last.
+    pub fn execute(&self, sql: &str, params: &[Value]) -> SqlResult<u64> {
+        let outcomes = Session::new(self.db.clone()).execute(sql, params)?;
+        Ok(outcomes.last().map_or(0, affected))
+    }
+
+    /// Runs a query and returns its rows with column names and types.
+    pub fn query(&self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
+        let outcomes = Session::new(self.db.clone()).execute(sql, params)?;
+        Ok(outcomes.into_iter().last().map_or(
+            Rows {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            },
+            rows,
+        ))
+    }
+
+    /// Parses `sql` (one statement) once, for running many times.
+    pub fn prepare(&self, sql: &str) -> SqlResult<PreparedStatement> {
+        let statement = heliosdb_sql::parser::parse_one(sql)?;
+        Ok(PreparedStatement {
+            db: self.db.clone(),
+            statement,
+        })
+    }
+
+    /// Begins a transaction.
+    pub fn transaction(&self) -> SqlResult<Transaction> {
+        let mut session = Session::new(self.db.clone());
+        session.execute("BEGIN", &[])?;
+        Ok(Transaction {
+            session,
+            done: false,
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The SQL facade: open, execute, query with typed reads, prepared statements, transactions.
+use heliosdb_nano::{EmbeddedDatabase, SqlError, Value};
+
+#[test]
+fn execute_query_prepare_and_typed_rows() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    db.execute(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, stars REAL)",
+        &[],
+    )
+    .unwrap();
+    let insert = db.prepare("INSERT INTO notes VALUES ($1, $2, $3)").unwrap();
+    for i in 0..10i64 {
+        assert_eq!(
+            insert
+                .execute(&[i.into(), format!("note {i}").into(), Value::Null])
+                .unwrap(),
+            1
+        );
+    }
+    let rows = db
+        .query(
+            "SELECT id, body, stars FROM notes WHERE id >= $1 ORDER BY id",
+            &[8.into()],
+        )
+        .unwrap();
+    assert_eq!(
+        rows.columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["id", "body", "stars"]
+    );
+    assert_eq!(rows.rows.len(), 2);
+    let first = &rows.rows[0];
+    assert_eq!(first.get::<i64>(0).unwrap(), 8);
+    assert_eq!(first.get::<String>(1).unwrap(), "note 8");
+    assert_eq!(first.get::<Option<f64>>(2).unwrap(), None);
+    assert!(first.get::<bool>(0).is_err());
+    assert_eq!(
+        db.execute("UPDATE notes SET stars = 4.5 WHERE id < 3", &[])
+            .unwrap(),
+        3
+    );
+}
+
+#[test]
+fn transactions_commit_roll_back_and_roll_back_on_drop() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    db.execute("CREATE TABLE t (id INT PRIMARY KEY)", &[])
+        .unwrap();
+    let count = |db: &EmbeddedDatabase| {
+        db.query("SELECT count(*) FROM t", &[]).unwrap().rows[0]
+            .get::<i64>(0)
+            .unwrap()
+    };
+    let mut tx = db.transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES (1), (2)", &[]).unwrap();
+    assert_eq!(count(&db), 0, "not visible before commit");
+    tx.commit().unwrap();
+    assert_eq!(count(&db), 2);
+    {
+        let mut tx = db.transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES (3)", &[]).unwrap();
+    }
+    assert_eq!(count(&db), 2, "dropped transaction rolled back");
+    let mut tx = db.transaction().unwrap();
+    assert!(tx.execute("INSERT INTO t VALUES (1)", &[]).is_err());
+    assert!(matches!(
+        tx.execute("SELECT 1", &[]),
+        Err(SqlError::Aborted)
+    ));
+    assert!(matches!(tx.commit(), Err(SqlError::Aborted)));
+    assert_eq!(count(&db), 2);
+}

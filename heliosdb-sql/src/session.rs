@@ -1,0 +1,853 @@
+//! A session: runs SQL text statement by statement with PostgreSQL's transaction rules.
+//!
+//! Outside `BEGIN`, every statement is its own transaction: queries read a snapshot,
+//! everything else commits on success and leaves no trace on failure. Inside `BEGIN`, all
+//! statements share one write transaction; a failing statement aborts it, and until
+//! `ROLLBACK` (or `COMMIT`, which then rolls back) every other statement is refused — as
+//! PostgreSQL does.
+
+use std::collections::BTreeMap;
+
+use heliosdb_core::{ColumnSpec, Database, IndexSpec, TableSpec, Value, WriteTxn};
+
+use crate::ast::{
+    self, ColumnConstraintKind, ExprKind, ObjectKind, StatementKind, TableConstraintKind,
+};
+use crate::bind::{self, Binder, BoundQuery, OutputColumn, Scope, ScopeColumn};
+use crate::exec::{Executor, Row};
+use crate::plan::{Expr, Plan};
+use crate::values;
+
+/// Everything that can go wrong running SQL text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqlError {
+    /// The text is not valid SQL; `render` draws a caret under the offending text.
+    #[error("syntax error: {0}")]
+    Parse(#[from] crate::parser::ParseError),
+    /// A name or type is wrong.
+    #[error("{}", .0.message)]
+    Bind(#[from] bind::BindError),
+    /// Running the statement failed.
+    #[error(transparent)]
+    Exec(#[from] crate::error::Error),
+    /// The transaction failed earlier; only ROLLBACK (or COMMIT) is accepted.
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    Aborted,
+    /// A statement the engine does not run (yet).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl From<heliosdb_core::Error> for SqlError {
+    fn from(e: heliosdb_core::Error) -> Self {
+        SqlError::Exec(e.into())
+    }
+}
+
+impl From<values::ValueError> for SqlError {
+    fn from(e: values::ValueError) -> Self {
+        SqlError::Exec(e.into())
+    }
+}
+
+impl SqlError {
+    /// The error with line, column and a caret under the offending text, where known.
+    pub fn render(&self, sql: &str) -> String {
+        match self {
+            SqlError::Parse(e) => e.render(sql),
+            SqlError::Bind(e) => {
+                crate::parser::ParseError::new(sql, e.span, e.message.clone()).render(sql)
+            }
+            other => format!("error: {other}\n"),
+        }
+    }
+}
+
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+/// What a statement produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A query's (or RETURNING's) rows.
+    Rows {
+        columns: Vec<OutputColumn>,
+        rows: Vec<Row>,
+    },
+    /// INSERT, UPDATE or DELETE without RETURNING: how many rows.
+    Affected { command: &'static str, rows: u64 },
+    /// Anything else: the command tag (`CREATE TABLE`, `BEGIN`, ...).
+    Done(&'static str),
+}
+
+enum TxnState {
+    Idle,
+    Open(WriteTxn),
+    Aborted(WriteTxn),
+}
+
+/// A connection-like session over one database.
+pub struct Session {
+    db: Database,
+    txn: TxnState,
+    settings: BTreeMap<String, String>,
+}
+
+fn unsupported<T>(what: impl Into<String>) -> Result<T> {
+    Err(SqlError::Unsupported(what.into()))
+}
+
+fn table_scope(table: &heliosdb_core::TableSchema, label: &str) -> Scope {
+    Scope {
+        columns: table
+            .columns
+            .iter()
+            .map(|c| ScopeColumn {
+                table: Some(label.to_owned()),
+                name: c.name.clone(),
+                ty: Some(c.data_type),
+            })
+            .collect(),
+    }
+}
+
+/// A value stored into a column of type `ty`: PostgreSQL's assignment casts.
+fn assign(v: Value, ty: heliosdb_core::DataType) -> Result<Value> {
+    if v.is_null() || v.fits(ty) {
+        return Ok(v);
+    }
+    Ok(values::cast(&v, ty)?)
+}
+
+impl Session {
+    pub fn new(db: Database) -> Self {
+        Session {
+            db,
+            txn: TxnState::Idle,
+            settings: BTreeMap::new(),
+        }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Whether a `BEGIN` block is open (possibly aborted).
+    pub fn in_transaction(&self) -> bool {
+        !matches!(self.txn, TxnState::Idle)
+    }
+
+    /// Runs every statement of `sql`, stopping at the first error.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Outcome>> {
+        let statements = crate::parser::parse(sql)?;
+        let mut out = Vec::with_capacity(statements.len());
+        for stmt in &statements {
+            out.push(self.run(stmt, params)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one parsed statement.
+    pub fn run(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
+        match (&stmt.kind, std::mem::replace(&mut self.txn, TxnState::Idle)) {
+            (StatementKind::Begin, TxnState::Idle) => {
+                self.txn = TxnState::Open(self.db.begin_write()?);
+                Ok(Outcome::Done("BEGIN"))
+            }
+            (StatementKind::Begin, state) => {
+                self.txn = state;
+                // PostgreSQL warns and carries on.
+                Ok(Outcome::Done("BEGIN"))
+            }
+            (StatementKind::Commit, TxnState::Open(w)) => {
+                w.commit()?;
+                Ok(Outcome::Done("COMMIT"))
+            }
+            (
+                StatementKind::Commit | StatementKind::Rollback,
+                TxnState::Aborted(w) | TxnState::Open(w),
+            ) => {
+                w.rollback()?;
+                Ok(Outcome::Done("ROLLBACK"))
+            }
+            (StatementKind::Commit | StatementKind::Rollback, TxnState::Idle) => Ok(Outcome::Done(
+                if matches!(stmt.kind, StatementKind::Commit) {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                },
+            )),
+            (_, TxnState::Aborted(w)) => {
+                self.txn = TxnState::Aborted(w);
+                Err(SqlError::Aborted)
+            }
+            (_, TxnState::Open(mut w)) => {
+                let result = self.statement(stmt, params, Some(&mut w));
+                self.txn = if result.is_ok() {
+                    TxnState::Open(w)
+                } else {
+                    TxnState::Aborted(w)
+                };
+                result
+            }
+            (_, TxnState::Idle) => self.autocommit(stmt, params),
+        }
+    }
+
+    fn autocommit(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
+        if let StatementKind::Query(q) = &stmt.kind {
+            let r = self.db.begin_read()?;
+            let bound = Binder::new(r.catalog()).query(q)?;
+            let rows = Executor::new(&r, params).collect(&bound.plan)?;
+            return Ok(Outcome::Rows {
+                columns: bound.columns,
+                rows,
+            });
+        }
+        if matches!(
+            stmt.kind,
+            StatementKind::Explain(_) | StatementKind::Set { .. } | StatementKind::Show { .. }
+        ) {
+            return self.statement(stmt, params, None);
+        }
+        let mut w = self.db.begin_write()?;
+        let outcome = self.statement(stmt, params, Some(&mut w))?;
+        w.commit()?;
+        Ok(outcome)
+    }
+
+    fn statement(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        w: Option<&mut WriteTxn>,
+    ) -> Result<Outcome> {
+        let Some(w) = w else {
+            return self.no_txn_statement(stmt);
+        };
+        match &stmt.kind {
+            StatementKind::Query(q) => {
+                let bound = Binder::new(w.catalog()).query(q)?;
+                let rows = Executor::new(&*w, params).collect(&bound.plan)?;
+                Ok(Outcome::Rows {
+                    columns: bound.columns,
+                    rows,
+                })
+            }
+            StatementKind::Insert(i) => insert(w, i, params),
+            StatementKind::Update(u) => update(w, u, params),
+            StatementKind::Delete(d) => delete(w, d, params),
+            StatementKind::CreateTable(c) => create_table(w, c),
+            StatementKind::CreateIndex(c) => create_index(w, c),
+            StatementKind::Drop {
+                object,
+                if_exists,
+                names,
+            } => drop(w, *object, *if_exists, names),
+            StatementKind::AlterTable(a) => alter_table(w, a),
+            StatementKind::CreateView(_) => unsupported("CREATE VIEW is not supported yet"),
+            StatementKind::Explain(_) | StatementKind::Set { .. } | StatementKind::Show { .. } => {
+                self.no_txn_statement(stmt)
+            }
+            StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback => {
+                unsupported("transaction control inside a statement")
+            }
+        }
+    }
+
+    fn no_txn_statement(&mut self, stmt: &ast::Statement) -> Result<Outcome> {
+        match &stmt.kind {
+            StatementKind::Explain(inner) => {
+                let lines = match &inner.kind {
+                    StatementKind::Query(q) => {
+                        let r = self.db.begin_read()?;
+                        let bound = Binder::new(r.catalog()).query(q)?;
+                        crate::explain::explain(&bound.plan)
+                    }
+                    _ => return unsupported("EXPLAIN shows queries only"),
+                };
+                let rows = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
+                let columns = vec![OutputColumn {
+                    name: "QUERY PLAN".into(),
+                    ty: Some(heliosdb_core::DataType::Text),
+                }];
+                Ok(Outcome::Rows { columns, rows })
+            }
+            StatementKind::Set { name, value, .. } => {
+                let name: Vec<&str> = name.iter().map(|i| i.value.as_str()).collect();
+                let value = match value {
+                    ast::SetValue::Default => None,
+                    ast::SetValue::Values(v) => {
+                        Some(v.iter().map(option_text).collect::<Vec<_>>().join(", "))
+                    }
+                };
+                match value {
+                    Some(v) => self.settings.insert(name.join("."), v),
+                    None => self.settings.remove(&name.join(".")),
+                };
+                Ok(Outcome::Done("SET"))
+            }
+            StatementKind::Show { name } => {
+                let name: Vec<&str> = name.iter().map(|i| i.value.as_str()).collect();
+                let key = name.join(".");
+                let value = match self.settings.get(&key) {
+                    Some(v) => v.clone(),
+                    None => match key.as_str() {
+                        "server_version" => "15.0 (HeliosDB Nano)".into(),
+                        "transaction_isolation" => "serializable".into(),
+                        _ => {
+                            return unsupported(format!(
+                                "unrecognized configuration parameter \"{key}\""
+                            ));
+                        }
+                    },
+                };
+                Ok(Outcome::Rows {
+                    columns: vec![OutputColumn {
+                        name: key,
+                        ty: Some(heliosdb_core::DataType::Text),
+                    }],
+                    rows: vec![vec![Value::Text(value)]],
+                })
+            }
+            _ => unsupported("this statement needs a transaction"),
+        }
+    }
+}
+
+fn option_text(v: &ast::OptionValue) -> String {
+    match v {
+        ast::OptionValue::Word(w) => w.value.clone(),
+        ast::OptionValue::Literal(ast::Literal::String(s), _) => s.clone(),
+        ast::OptionValue::Literal(ast::Literal::Integer(i), _) => i.to_string(),
+        ast::OptionValue::Literal(ast::Literal::Numeric(n), _) => n.clone(),
+        ast::OptionValue::Literal(ast::Literal::Boolean(b), _) => b.to_string(),
+        ast::OptionValue::Literal(ast::Literal::Null, _) => "null".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DDL
+// ---------------------------------------------------------------------------------------
+
+fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
+    if c.if_not_exists && w.catalog().table(&c.name.value).is_ok() {
+        return Ok(Outcome::Done("CREATE TABLE"));
+    }
+    if let Some(o) = c.options.first() {
+        return unsupported(format!(
+            "table option {} is not supported yet",
+            o.name
+                .iter()
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
+        ));
+    }
+    let mut spec = TableSpec::new(&c.name.value);
+    let mut primary_key: Vec<String> = Vec::new();
+    let mut uniques: Vec<Vec<String>> = Vec::new();
+    for col in &c.columns {
+        let mut column = ColumnSpec::new(&col.name.value, bind::data_type(&col.data_type)?);
+        for constraint in &col.constraints {
+            match &constraint.kind {
+                ColumnConstraintKind::PrimaryKey => {
+                    if !primary_key.is_empty() {
+                        return Err(bind::BindError {
+                            message: format!(
+                                "multiple primary keys for table \"{}\" are not allowed",
+                                c.name.value
+                            ),
+                            span: constraint.span,
+                        }
+                        .into());
+                    }
+                    primary_key.push(col.name.value.clone());
+                }
+                ColumnConstraintKind::NotNull => column = column.not_null(),
+                ColumnConstraintKind::Null => {}
+                ColumnConstraintKind::Unique => uniques.push(vec![col.name.value.clone()]),
+                ColumnConstraintKind::Default(_) => {
+                    return unsupported("DEFAULT is not supported yet");
+                }
+                ColumnConstraintKind::Check(_) => {
+                    return unsupported("CHECK constraints are not supported yet");
+                }
+            }
+        }
+        spec = spec.column(column);
+    }
+    for constraint in &c.constraints {
+        match &constraint.kind {
+            TableConstraintKind::PrimaryKey(cols) => {
+                if !primary_key.is_empty() {
+                    return Err(bind::BindError {
+                        message: format!(
+                            "multiple primary keys for table \"{}\" are not allowed",
+                            c.name.value
+                        ),
+                        span: constraint.span,
+                    }
+                    .into());
+                }
+                primary_key = cols.iter().map(|i| i.value.clone()).collect();
+            }
+            TableConstraintKind::Unique(cols) => {
+                uniques.push(cols.iter().map(|i| i.value.clone()).collect())
+            }
+            TableConstraintKind::Check(_) => {
+                return unsupported("CHECK constraints are not supported yet");
+            }
+        }
+    }
+    w.create_table(&spec.primary_key(primary_key))?;
+    for cols in uniques {
+        let name = format!("{}_{}_key", c.name.value, cols.join("_"));
+        w.create_index(&c.name.value, &IndexSpec::new(name, cols).unique())?;
+    }
+    Ok(Outcome::Done("CREATE TABLE"))
+}
+
+fn create_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
+    if let Some(m) = &c.method
+        && m.value != "btree"
+    {
+        return unsupported(format!("index method {} is not supported yet", m.value));
+    }
+    let mut columns = Vec::with_capacity(c.columns.len());
+    for ic in &c.columns {
+        match &ic.expr.kind {
+            ExprKind::Column {
+                table: None,
+                column,
+            } => columns.push(column.value.clone()),
+            _ => {
+                return unsupported("indexes on expressions are not supported yet; index a column");
+            }
+        }
+    }
+    let name = match &c.name {
+        Some(n) => n.value.clone(),
+        None => format!("{}_{}_idx", c.table.value, columns.join("_")),
+    };
+    if c.if_not_exists && w.catalog().find_index(&name).is_some() {
+        return Ok(Outcome::Done("CREATE INDEX"));
+    }
+    let mut spec = IndexSpec::new(name, columns);
+    spec.unique = c.unique;
+    w.create_index(&c.table.value, &spec)?;
+    Ok(Outcome::Done("CREATE INDEX"))
+}
+
+fn drop(
+    w: &mut WriteTxn,
+    object: ObjectKind,
+    if_exists: bool,
+    names: &[ast::Ident],
+) -> Result<Outcome> {
+    for name in names {
+        let result = match object {
+            ObjectKind::Table => w.drop_table(&name.value),
+            ObjectKind::Index => w.drop_index(&name.value),
+            ObjectKind::View => return unsupported("views are not supported yet"),
+        };
+        match result {
+            Err(
+                heliosdb_core::Error::TableNotFound(_) | heliosdb_core::Error::IndexNotFound(_),
+            ) if if_exists => {}
+            other => other?,
+        }
+    }
+    Ok(Outcome::Done(match object {
+        ObjectKind::Table => "DROP TABLE",
+        ObjectKind::Index => "DROP INDEX",
+        ObjectKind::View => "DROP VIEW",
+    }))
+}
+
+fn alter_table(w: &mut WriteTxn, a: &ast::AlterTable) -> Result<Outcome> {
+    match &a.action {
+        ast::AlterTableAction::AddColumn {
+            if_not_exists,
+            column,
+        } => {
+            let table = w.catalog().table(&a.table.value)?.clone();
+            if table.column_index(&column.name.value).is_some() && *if_not_exists {
+                return Ok(Outcome::Done("ALTER TABLE"));
+            }
+            let mut spec = ColumnSpec::new(&column.name.value, bind::data_type(&column.data_type)?);
+            for c in &column.constraints {
+                match &c.kind {
+                    ColumnConstraintKind::NotNull => spec = spec.not_null(),
+                    ColumnConstraintKind::Null => {}
+                    _ => {
+                        return unsupported(
+                            "ADD COLUMN takes only NULL / NOT NULL constraints for now",
+                        );
+                    }
+                }
+            }
+            w.add_column(&a.table.value, &spec)?;
+            Ok(Outcome::Done("ALTER TABLE"))
+        }
+        ast::AlterTableAction::RenameTable(to) => {
+            w.rename_table(&a.table.value, &to.value)?;
+            Ok(Outcome::Done("ALTER TABLE"))
+        }
+        ast::AlterTableAction::RenameColumn { .. } => {
+            unsupported("RENAME COLUMN is not supported yet")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DML
+// ---------------------------------------------------------------------------------------
+
+/// RETURNING items bound over a table's row.
+fn returning(
+    w: &WriteTxn,
+    table: &str,
+    items: &[ast::SelectItem],
+) -> Result<Option<(Vec<Expr>, Vec<OutputColumn>)>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let schema = w.catalog().table(table)?.clone();
+    let scope = table_scope(&schema, table);
+    let mut binder = Binder::new(w.catalog());
+    let (mut exprs, mut columns) = (Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            ast::SelectItem::Expr { expr, alias } => {
+                let (e, ty) = binder.scalar(expr, &scope)?;
+                let name = alias
+                    .as_ref()
+                    .map_or_else(|| expr.to_string(), |a| a.value.clone());
+                let name = match &expr.kind {
+                    ExprKind::Column { column, .. } if alias.is_none() => column.value.clone(),
+                    _ => name,
+                };
+                exprs.push(e);
+                columns.push(OutputColumn { name, ty });
+            }
+            ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                for (i, c) in schema.columns.iter().enumerate() {
+                    exprs.push(Expr::Column(i));
+                    columns.push(OutputColumn {
+                        name: c.name.clone(),
+                        ty: Some(c.data_type),
+                    });
+                }
+            }
+        }
+    }
+    Ok(Some((exprs, columns)))
+}
+
+fn finish_dml(
+    command: &'static str,
+    count: u64,
+    ret: Option<(Vec<Expr>, Vec<OutputColumn>)>,
+    returned: Vec<Row>,
+) -> Outcome {
+    match ret {
+        Some((_, columns)) => Outcome::Rows {
+            columns,
+            rows: returned,
+        },
+        None => Outcome::Affected {
+            command,
+            rows: count,
+        },
+    }
+}
+
+fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome> {
+    let schema = w
+        .catalog()
+        .table(&i.table.value)
+        .map_err(|_| bind::BindError {
+            message: format!("relation \"{}\" does not exist", i.table.value),
+            span: i.table.span,
+        })?
+        .clone();
+    let targets: Vec<usize> = if i.columns.is_empty() {
+        (0..schema.columns.len()).collect()
+    } else {
+        i.columns
+            .iter()
+            .map(|c| {
+                schema
+                    .column_index(&c.value)
+                    .ok_or_else(|| bind::BindError {
+                        message: format!(
+                            "column \"{}\" of relation \"{}\" does not exist",
+                            c.value, schema.name
+                        ),
+                        span: c.span,
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let source: Vec<Row> = match &i.source {
+        ast::InsertSource::DefaultValues => vec![Vec::new()],
+        ast::InsertSource::Query(q) => {
+            let bound: BoundQuery = Binder::new(w.catalog()).query(q)?;
+            if bound.columns.len() > targets.len() {
+                return Err(bind::BindError {
+                    message: "INSERT has more expressions than target columns".into(),
+                    span: q.span,
+                }
+                .into());
+            }
+            Executor::new(&*w, params).collect(&bound.plan)?
+        }
+    };
+    let ret = returning(w, &schema.name, &i.returning)?;
+    let mut count = 0u64;
+    let mut returned = Vec::new();
+    for values in source {
+        let mut row = vec![Value::Null; schema.columns.len()];
+        for (v, &t) in values.into_iter().zip(&targets) {
+            row[t] = assign(v, schema.columns[t].data_type)?;
+        }
+        let written = match &i.on_conflict {
+            None => {
+                w.insert(&schema.name, &row)?;
+                Some(row)
+            }
+            Some(oc) => insert_on_conflict(w, &schema, row, oc, params)?,
+        };
+        if let Some(row) = written {
+            count += 1;
+            if let Some((exprs, _)) = &ret {
+                let ex = Executor::new(&*w, params);
+                returned.push(
+                    exprs
+                        .iter()
+                        .map(|e| ex.eval(e, &row))
+                        .collect::<Result<Row, _>>()?,
+                );
+            }
+        }
+    }
+    Ok(finish_dml("INSERT", count, ret, returned))
+}
+
+fn pk_of(schema: &heliosdb_core::TableSchema, row: &[Value]) -> Vec<Value> {
+    schema.primary_key.iter().map(|&c| row[c].clone()).collect()
+}
+
+/// INSERT with ON CONFLICT: returns the row written, if any.
+fn insert_on_conflict(
+    w: &mut WriteTxn,
+    schema: &heliosdb_core::TableSchema,
+    row: Row,
+    oc: &ast::OnConflict,
+    params: &[Value],
+) -> Result<Option<Row>> {
+    match w.insert(&schema.name, &row) {
+        Ok(()) => return Ok(Some(row)),
+        Err(
+            heliosdb_core::Error::DuplicateKey { .. }
+            | heliosdb_core::Error::UniqueViolation { .. },
+        ) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // The existing row the new one clashes with: by key, or through a unique index.
+    let existing = conflicting_row(w, schema, &row)?;
+    let Some(existing) = existing else {
+        return Err(SqlError::Exec(crate::error::Error::Internal(
+            "a conflict with no conflicting row".into(),
+        )));
+    };
+    match &oc.action {
+        ast::ConflictAction::Nothing => Ok(None),
+        ast::ConflictAction::Replace => {
+            w.delete(&schema.name, &pk_of(schema, &existing))?;
+            w.insert(&schema.name, &row)?;
+            Ok(Some(row))
+        }
+        ast::ConflictAction::Update {
+            assignments,
+            selection,
+        } => {
+            // The row is the existing row followed by `excluded`, the proposed one.
+            let mut scope = table_scope(schema, &schema.name);
+            scope
+                .columns
+                .extend(table_scope(schema, "excluded").columns);
+            let mut binder = Binder::new(w.catalog());
+            let mut joined = existing.clone();
+            joined.extend(row.iter().cloned());
+            let mut new = existing.clone();
+            {
+                let ex = Executor::new(&*w, params);
+                if let Some(sel) = selection {
+                    let p = binder.predicate(sel, &scope, "WHERE")?;
+                    if values::truth(&ex.eval(&p, &joined)?)? != Some(true) {
+                        return Ok(None);
+                    }
+                }
+                for a in assignments {
+                    let at =
+                        schema
+                            .column_index(&a.column.value)
+                            .ok_or_else(|| bind::BindError {
+                                message: format!(
+                                    "column \"{}\" of relation \"{}\" does not exist",
+                                    a.column.value, schema.name
+                                ),
+                                span: a.column.span,
+                            })?;
+                    let (e, _) = binder.scalar(&a.value, &scope)?;
+                    new[at] = assign(ex.eval(&e, &joined)?, schema.columns[at].data_type)?;
+                }
+            }
+            w.update(&schema.name, &existing_key(schema, &existing), &new)?;
+            Ok(Some(new))
+        }
+    }
+}
+
+fn existing_key(schema: &heliosdb_core::TableSchema, row: &[Value]) -> Vec<Value> {
+    pk_of(schema, row)
+}
+
+fn conflicting_row(
+    w: &WriteTxn,
+    schema: &heliosdb_core::TableSchema,
+    row: &[Value],
+) -> Result<Option<Row>> {
+    if !schema.has_rowid()
+        && let Some(existing) = w.get(&schema.name, &pk_of(schema, row))?
+    {
+        return Ok(Some(existing));
+    }
+    for index in schema.indexes.iter().filter(|i| i.unique) {
+        let key: Vec<Value> = index.columns.iter().map(|&c| row[c].clone()).collect();
+        if key.iter().any(Value::is_null) {
+            continue;
+        }
+        if let Some(hit) = w
+            .index_scan(&schema.name, &index.name, key.clone()..=key)?
+            .into_iter()
+            .next()
+        {
+            return Ok(Some(hit.values));
+        }
+    }
+    Ok(None)
+}
+
+/// The rows of `table` matching `selection`, with their keys.
+fn matching_rows(
+    w: &WriteTxn,
+    schema: &heliosdb_core::TableSchema,
+    selection: Option<&ast::Expr>,
+    params: &[Value],
+) -> Result<Vec<(Vec<Value>, Row)>> {
+    let scope = table_scope(schema, &schema.name);
+    let predicate = match selection {
+        Some(s) => Some(Binder::new(w.catalog()).predicate(s, &scope, "WHERE")?),
+        None => None,
+    };
+    let range = predicate
+        .as_ref()
+        .and_then(|p| bind::key_range(schema, p))
+        .unwrap_or_else(crate::plan::full_range);
+    let ex = Executor::new(w, params);
+    let mut out = Vec::new();
+    for row in w.scan(&schema.name, range)? {
+        let row = row?;
+        let keep = match &predicate {
+            Some(p) => values::truth(&ex.eval(p, &row.values)?)? == Some(true),
+            None => true,
+        };
+        if keep {
+            out.push((row.key, row.values));
+        }
+    }
+    Ok(out)
+}
+
+fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome> {
+    let schema = w.catalog().table(&u.table.value)?.clone();
+    let scope = table_scope(&schema, &schema.name);
+    let mut binder = Binder::new(w.catalog());
+    let mut sets = Vec::with_capacity(u.assignments.len());
+    for a in &u.assignments {
+        let at = schema
+            .column_index(&a.column.value)
+            .ok_or_else(|| bind::BindError {
+                message: format!(
+                    "column \"{}\" of relation \"{}\" does not exist",
+                    a.column.value, schema.name
+                ),
+                span: a.column.span,
+            })?;
+        let (e, _) = binder.scalar(&a.value, &scope)?;
+        sets.push((at, e));
+    }
+    let ret = returning(w, &schema.name, &u.returning)?;
+    let targets = matching_rows(w, &schema, u.selection.as_ref(), params)?;
+    let mut changes = Vec::with_capacity(targets.len());
+    {
+        let ex = Executor::new(&*w, params);
+        for (key, old) in targets {
+            let mut new = old.clone();
+            for (at, e) in &sets {
+                new[*at] = assign(ex.eval(e, &old)?, schema.columns[*at].data_type)?;
+            }
+            changes.push((key, new));
+        }
+    }
+    let mut returned = Vec::new();
+    let count = changes.len() as u64;
+    for (key, new) in changes {
+        w.update(&schema.name, &key, &new)?;
+        if let Some((exprs, _)) = &ret {
+            let ex = Executor::new(&*w, params);
+            returned.push(
+                exprs
+                    .iter()
+                    .map(|e| ex.eval(e, &new))
+                    .collect::<Result<Row, _>>()?,
+            );
+        }
+    }
+    Ok(finish_dml("UPDATE", count, ret, returned))
+}
+
+fn delete(w: &mut WriteTxn, d: &ast::Delete, params: &[Value]) -> Result<Outcome> {
+    let schema = w.catalog().table(&d.table.value)?.clone();
+    let ret = returning(w, &schema.name, &d.returning)?;
+    let targets = matching_rows(w, &schema, d.selection.as_ref(), params)?;
+    let mut returned = Vec::new();
+    if let Some((exprs, _)) = &ret {
+        let ex = Executor::new(&*w, params);
+        for (_, old) in &targets {
+            returned.push(
+                exprs
+                    .iter()
+                    .map(|e| ex.eval(e, old))
+                    .collect::<Result<Row, _>>()?,
+            );
+        }
+    }
+    for (key, _) in &targets {
+        w.delete(&schema.name, key)?;
+    }
+    Ok(finish_dml("DELETE", targets.len() as u64, ret, returned))
+}
+
+/// The plan a query would run, for tests and EXPLAIN.
+pub fn plan_of(db: &Database, sql: &str) -> Result<Plan> {
+    let stmt = crate::parser::parse_one(sql)?;
+    let StatementKind::Query(q) = &stmt.kind else {
+        return unsupported("not a query");
+    };
+    let r = db.begin_read()?;
+    Ok(Binder::new(r.catalog()).query(q)?.plan)
+}
