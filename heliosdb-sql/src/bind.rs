@@ -77,6 +77,9 @@ struct Typed {
 struct Grouping {
     /// GROUP BY expressions by their SQL text, with their position.
     keys: HashMap<String, (usize, Option<DataType>)>,
+    /// GROUP BY keys that are plain columns, by the column's place in the FROM row, so
+    /// that `cor0.col2` and `col2` are the same key.
+    key_columns: HashMap<usize, (usize, Option<DataType>)>,
     /// Aggregate calls found so far, by their SQL text.
     calls: Vec<(String, AggCall, Option<DataType>)>,
     key_count: usize,
@@ -595,14 +598,33 @@ impl<'c> Binder<'c> {
     // ----------------------------------------------------------------------------------
 
     fn select(&mut self, s: &ast::Select, order_by: &[ast::OrderByItem]) -> Result<BoundQuery> {
-        let (mut plan, scope) = self.from(&s.from)?;
-        if let Some(w) = &s.selection {
-            if has_aggregate(w) {
-                return err(w.span, "aggregate functions are not allowed in WHERE");
+        let (mut plan, scope) = match &s.selection {
+            Some(w) if s.from.len() > 2 => {
+                if has_aggregate(w) {
+                    return err(w.span, "aggregate functions are not allowed in WHERE");
+                }
+                let items = s
+                    .from
+                    .iter()
+                    .map(|t| self.table_ref(t))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut scope = Scope::default();
+                for (_, item_scope) in &items {
+                    scope.columns.extend(item_scope.columns.iter().cloned());
+                }
+                let predicate = self.predicate(w, &scope, "WHERE")?;
+                (join_ordered(self.catalog, items, predicate), scope)
             }
-            let predicate = self.predicate(w, &scope, "WHERE")?;
-            plan = push_down(self.catalog, plan, predicate);
-        }
+            Some(w) => {
+                if has_aggregate(w) {
+                    return err(w.span, "aggregate functions are not allowed in WHERE");
+                }
+                let (plan, scope) = self.from(&s.from)?;
+                let predicate = self.predicate(w, &scope, "WHERE")?;
+                (push_down(self.catalog, plan, predicate), scope)
+            }
+            None => self.from(&s.from)?,
+        };
 
         let grouped = !s.group_by.is_empty()
             || s.having.is_some()
@@ -658,6 +680,7 @@ impl<'c> Binder<'c> {
 
         let grouping = if grouped {
             let mut keys = HashMap::new();
+            let mut key_columns = HashMap::new();
             let mut key_exprs = Vec::with_capacity(s.group_by.len());
             for (i, g) in s.group_by.iter().enumerate() {
                 // GROUP BY 1 and GROUP BY alias name select-list items, as in PostgreSQL.
@@ -690,10 +713,14 @@ impl<'c> Binder<'c> {
                 }
                 let t = self.expr(target, &scope)?;
                 keys.insert(target.to_string(), (i, t.ty));
+                if let Expr::Column(c) = t.expr {
+                    key_columns.entry(c).or_insert((i, t.ty));
+                }
                 key_exprs.push(t.expr);
             }
             self.grouping = Some(Grouping {
                 keys,
+                key_columns,
                 calls: Vec::new(),
                 key_count: s.group_by.len(),
             });
@@ -886,7 +913,13 @@ impl<'c> Binder<'c> {
             }
             if let ExprKind::Column { table, column } = &e.kind {
                 let qualifier = table.as_ref().map(|t| t.value.as_str());
-                if find_column(scope, qualifier, &column.value, column.span)?.is_some() {
+                if let Some(at) = find_column(scope, qualifier, &column.value, column.span)? {
+                    if let Some(&(i, ty)) = g.key_columns.get(&at) {
+                        return Ok(Typed {
+                            expr: Expr::Column(i),
+                            ty,
+                        });
+                    }
                     let shown = match table {
                         Some(t) => format!("{}.{}", t.value, column.value),
                         None => column.value.clone(),
@@ -1701,13 +1734,14 @@ fn columns_read(e: &Expr, out: &mut Vec<usize>) -> Option<()> {
     Some(())
 }
 
-/// `e` with every column index lowered by `by` (for a conjunct moved to a join's right
-/// side). Only called on expressions `columns_read` accepted.
-fn shift_columns(e: Expr, by: usize) -> Expr {
-    let s = |x: Box<Expr>| shift_columns(*x, by).boxed();
-    let v = |xs: Vec<Expr>| xs.into_iter().map(|x| shift_columns(x, by)).collect();
+/// `e` with every column index `i` replaced by `to(i)` (for a conjunct moved to a join's
+/// right side, or into a reordered join). Only called on expressions `columns_read`
+/// accepted.
+fn map_columns(e: Expr, to: &dyn Fn(usize) -> usize) -> Expr {
+    let s = |x: Box<Expr>| map_columns(*x, to).boxed();
+    let v = |xs: Vec<Expr>| xs.into_iter().map(|x| map_columns(x, to)).collect();
     match e {
-        Expr::Column(i) => Expr::Column(i - by),
+        Expr::Column(i) => Expr::Column(to(i)),
         Expr::Not(a) => Expr::Not(s(a)),
         Expr::Negate(a) => Expr::Negate(s(a)),
         Expr::IsNull { expr, negated } => Expr::IsNull {
@@ -1770,7 +1804,7 @@ fn shift_columns(e: Expr, by: usize) -> Expr {
             operand: operand.map(s),
             branches: branches
                 .into_iter()
-                .map(|(w, t)| (shift_columns(w, by), shift_columns(t, by)))
+                .map(|(w, t)| (map_columns(w, to), map_columns(t, to)))
                 .collect(),
             otherwise: otherwise.map(s),
         },
@@ -1803,6 +1837,104 @@ fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
         } => group_by.len() + aggregates.len(),
         Plan::SetOp { left, .. } => plan_width(catalog, left)?,
     })
+}
+
+/// Joins comma-separated FROM items in an order that keeps intermediate results small:
+/// first the item with the most conditions of its own, then, repeatedly, the first item
+/// that a WHERE condition connects to those already joined. The rows come out in the
+/// written order of columns (a projection restores it), so binding is unaffected.
+fn join_ordered(catalog: &Catalog, items: Vec<(Plan, Scope)>, predicate: Expr) -> Plan {
+    let widths: Vec<usize> = items.iter().map(|(_, s)| s.columns.len()).collect();
+    let offsets: Vec<usize> = widths
+        .iter()
+        .scan(0, |at, w| {
+            let start = *at;
+            *at += w;
+            Some(start)
+        })
+        .collect();
+    let total: usize = widths.iter().sum();
+    let item_of = |col: usize| offsets.iter().rposition(|&o| o <= col).unwrap_or(0);
+    let mut parts = Vec::new();
+    conjuncts(&predicate, &mut parts);
+    // Each pushable conjunct with the set of items it reads; the rest stay on top.
+    let mut pushable: Vec<(Expr, Vec<usize>)> = Vec::new();
+    let mut above = Vec::new();
+    for p in parts {
+        let mut cols = Vec::new();
+        match columns_read(p, &mut cols) {
+            Some(()) => {
+                let mut touched: Vec<usize> = cols.iter().map(|&c| item_of(c)).collect();
+                touched.sort_unstable();
+                touched.dedup();
+                pushable.push((p.clone(), touched));
+            }
+            None => above.push(p.clone()),
+        }
+    }
+    let own = |i: usize| pushable.iter().filter(|(_, t)| t.as_slice() == [i]).count();
+    let first = (0..items.len())
+        .max_by_key(|&i| (own(i), std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    let mut order = vec![first];
+    while order.len() < items.len() {
+        let connected = (0..items.len())
+            .filter(|i| !order.contains(i))
+            .find(|&cand| {
+                pushable.iter().any(|(_, t)| {
+                    t.contains(&cand)
+                        && t.iter().any(|x| order.contains(x))
+                        && t.iter().all(|x| *x == cand || order.contains(x))
+                })
+            });
+        let next = connected.or_else(|| (0..items.len()).find(|i| !order.contains(i)));
+        match next {
+            Some(n) => order.push(n),
+            None => break,
+        }
+    }
+    // Where each original column lands in the reordered row.
+    let mut new_pos = vec![0usize; total];
+    let mut at = 0;
+    for &i in &order {
+        for c in 0..widths[i] {
+            new_pos[offsets[i] + c] = at + c;
+        }
+        at += widths[i];
+    }
+    let mut plans: Vec<Option<Plan>> = items.into_iter().map(|(p, _)| Some(p)).collect();
+    let mut joined: Option<Plan> = None;
+    for &i in &order {
+        let Some(next) = plans[i].take() else {
+            continue;
+        };
+        joined = Some(match joined {
+            None => next,
+            Some(left) => Plan::Join {
+                left: left.boxed(),
+                right: next.boxed(),
+                kind: JoinKind::Inner,
+                on: None,
+                right_width: widths[i],
+            },
+        });
+    }
+    let remapped = pushable
+        .into_iter()
+        .map(|(p, _)| map_columns(p, &|c| new_pos[c]))
+        .collect();
+    let plan = push_filter(catalog, joined.unwrap_or(Plan::Unit), remapped);
+    let restored = Plan::Project {
+        input: plan.boxed(),
+        exprs: (0..total).map(|c| Expr::Column(new_pos[c])).collect(),
+    };
+    match and_all(above) {
+        Some(predicate) => Plan::Filter {
+            input: restored.boxed(),
+            predicate,
+        },
+        None => restored,
+    }
 }
 
 fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
@@ -1840,7 +1972,7 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
                     // WHERE on them must stay above the join.
                     Some(()) if kind == JoinKind::Left => above.push(p),
                     Some(()) if cols.iter().all(|&c| c >= left_width) => {
-                        to_right.push(shift_columns(p, left_width))
+                        to_right.push(map_columns(p, &|c| c - left_width))
                     }
                     Some(()) => both.push(p),
                     None => above.push(p),

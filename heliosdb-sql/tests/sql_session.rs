@@ -292,3 +292,30 @@ fn parameters_and_explain_show_key_use() {
     let plan = run(&mut s, "EXPLAIN SELECT v FROM t WHERE v = 'a'");
     assert!(plan.contains("Seq Scan on t"), "{plan}");
 }
+
+#[test]
+fn comma_joins_are_reordered_but_keep_their_column_order() {
+    let mut s = session();
+    for t in ["a", "b", "c", "d"] {
+        run(
+            &mut s,
+            &format!("CREATE TABLE {t} (k INT PRIMARY KEY, v INT, x TEXT)"),
+        );
+        let rows: Vec<String> = (0..20)
+            .map(|i| format!("({i}, {}, '{t}{i}')", (i * 7) % 20))
+            .collect();
+        run(
+            &mut s,
+            &format!("INSERT INTO {t} VALUES {}", rows.join(",")),
+        );
+    }
+    // Written so that the first two tables share no condition.
+    let sql = "SELECT a.x, b.x, c.x, d.x FROM a, d, b, c WHERE b.v = a.k AND c.k = d.v AND a.k = 3 AND d.k = b.k";
+    // a.k = 3; b.v = 3 → b.k = 9 (9*7%20 = 3); d.k = 9 → d.v = 3; c.k = 3.
+    assert_eq!(run(&mut s, sql), "a3|b9|c3|d9");
+    let star = run(
+        &mut s,
+        "SELECT * FROM a, b, c WHERE a.k = 1 AND b.k = a.k AND c.k = b.k",
+    );
+    assert_eq!(star, "1|7|a1|1|7|b1|1|7|c1");
+}

@@ -35,6 +35,23 @@ const STEPS: &[Step] = &[
         args: &["test", "--workspace", "--locked"],
         env: &[("RUST_BACKTRACE", "1")],
     },
+    // SQLite's conformance corpus: 170k records, run optimized (minutes in debug).
+    Step {
+        name: "sqllogictest",
+        args: &[
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "heliosdb-sql",
+            "--test",
+            "sqllogictest",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ],
+        env: &[("RUST_BACKTRACE", "1")],
+    },
 ];
 
 pub fn run() -> Result<()> {

@@ -1,6 +1,7 @@
 //! Repository automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`: rustfmt check, clippy with `-D warnings`, the whole test suite.
+//! - `cargo xtask ci`: rustfmt check, clippy with `-D warnings`, the whole test suite, and
+//!   SQLite's sqllogictest corpus in release.
 //! - `cargo xtask bench [--quick] [--iterations N] [--json PATH] ...`: storage benchmark of
 //!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
 
@@ -25,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the CI checks: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    /// Run the CI checks: fmt --check, clippy -D warnings, the tests, the SQLite corpus.
     Ci,
     /// Storage benchmark: SQLite vs raw redb vs heliosdb-core (builds and runs in release mode).
     Bench(bench::BenchArgs),
