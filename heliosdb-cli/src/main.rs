@@ -1,18 +1,21 @@
 //! The `heliosdb` command-line tool.
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
-use heliosdb_nano::{
-    Change, ColumnSpec, DataType, Database, DatabaseOptions, Hlc, TableSpec, ValueRef,
-};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use heliosdb_nano::core::Database;
+use heliosdb_nano::sql::session::Session;
+use heliosdb_nano::{DatabaseOptions, Value};
+
+mod output;
 
 #[derive(Parser)]
 #[command(
     name = "heliosdb",
     version,
-    about = "HeliosDB Nano: an embedded database in one file"
+    about = "HeliosDB Nano: an embedded SQL database in one file"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,11 +24,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Open an interactive shell on a database file (created if missing).
+    /// Open an interactive SQL shell on a database file (created if missing).
     Shell {
         /// The database file.
         #[arg(default_value = "heliosdb.db")]
         path: PathBuf,
+    },
+    /// Run SQL (from -c, or from standard input) and print the results.
+    Sql {
+        /// The database file.
+        path: PathBuf,
+        /// The SQL to run; several statements may be separated by `;`.
+        #[arg(short = 'c', long = "command")]
+        command: Option<String>,
+        /// How to print rows.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Print a database's node id, tables and row counts.
     Info {
@@ -39,25 +53,50 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+/// Output formats for rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table, as psql prints it.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+fn main() {
+    let result = match Cli::parse().command {
         Command::Shell { path } => shell(&path),
+        Command::Sql {
+            path,
+            command,
+            format,
+        } => sql(&path, command, format),
         Command::Info { path } => info(&path),
-        Command::Check { path } => {
-            let options = DatabaseOptions {
-                verify_on_open: true,
-                ..Default::default()
-            };
-            Database::open_with(&path, options)
-                .with_context(|| format!("checking {}", path.display()))?;
-            println!("{}: every page verified", path.display());
-            Ok(())
-        }
+        Command::Check { path } => check(&path),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }
 
-fn info(path: &PathBuf) -> Result<()> {
-    let db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
+fn open(path: &Path) -> Result<Database> {
+    Database::open(path).with_context(|| format!("opening {}", path.display()))
+}
+
+fn check(path: &Path) -> Result<()> {
+    let options = DatabaseOptions {
+        verify_on_open: true,
+        ..Default::default()
+    };
+    Database::open_with(path, options).with_context(|| format!("checking {}", path.display()))?;
+    println!("{}: every page verified", path.display());
+    Ok(())
+}
+
+fn info(path: &Path) -> Result<()> {
+    let db = open(path)?;
     let r = db.begin_read()?;
     println!("file:     {}", path.display());
     println!("node id:  {}", db.node_id());
@@ -68,161 +107,247 @@ fn info(path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-const KV: &str = "kv";
+/// Runs `text` and prints each outcome; returns whether every statement succeeded.
+fn run_and_print(session: &mut Session, text: &str, format: Format, out: &mut impl Write) -> bool {
+    match session.execute(text, &[]) {
+        Ok(outcomes) => {
+            for outcome in &outcomes {
+                let _ = output::print(outcome, format, out);
+            }
+            true
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprint!("{}", e.render(text));
+            false
+        }
+    }
+}
+
+fn sql(path: &Path, command: Option<String>, format: Format) -> Result<()> {
+    let mut session = Session::new(open(path)?);
+    let text = match command {
+        Some(c) => c,
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading SQL from standard input")?;
+            s
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if !run_and_print(&mut session, &text, format, &mut stdout) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
 
 const HELP: &str = "\
-This is a key-value shell over the storage engine: SQL arrives with the SQL engine.
-Keys and values are text, stored in the table `kv`.
-  put KEY VALUE      insert or replace (VALUE is the rest of the line)
-  get KEY            print the value
-  del KEY            delete
-  scan [PREFIX]      list pairs in key order
-  asof MS KEY        the value at a past time (Unix milliseconds)
-  changes [SEQ]      the change log after commit SEQ (default 0)
-  info               node id, commits, tables
-  help, \\q";
+Type SQL ending in `;` (PostgreSQL dialect). Meta-commands:
+  \\dt          list tables
+  \\d TABLE     describe a table
+  \\timing      toggle timing of statements
+  \\q           quit";
 
-fn shell(path: &PathBuf) -> Result<()> {
-    let db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let interactive = std::io::stdin().is_terminal();
-    if interactive {
-        println!(
-            "heliosdb shell on {} (node {})",
-            path.display(),
-            db.node_id()
-        );
-        println!("Key-value commands until the SQL engine lands; type `help`.");
-    }
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            print!("heliosdb> ");
-            std::io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else { break };
-        let line = line?;
-        let line = line.trim();
-        if line.is_empty() {
+/// Whether `buffer` holds complete statements: it ends in `;` outside quotes and comments.
+fn complete(buffer: &str) -> bool {
+    let (mut single, mut double, mut line_comment) = (false, false, false);
+    let mut last = ' ';
+    let mut chars = buffer.chars().peekable();
+    while let Some(c) = chars.next() {
+        if line_comment {
+            if c == '\n' {
+                line_comment = false;
+            }
             continue;
         }
-        if matches!(line, "\\q" | "quit" | "exit") {
-            break;
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '-' if !single && !double && chars.peek() == Some(&'-') => line_comment = true,
+            _ => {}
         }
-        if let Err(e) = run(&db, line) {
-            eprintln!("error: {e:#}");
-            if !interactive {
-                std::process::exit(1);
-            }
+        if !c.is_whitespace() && !line_comment {
+            last = c;
         }
     }
-    Ok(())
+    !single && !double && last == ';'
 }
 
-fn ensure_kv(db: &Database) -> Result<()> {
-    if db.begin_read()?.catalog().table(KV).is_ok() {
+fn meta(
+    session: &mut Session,
+    line: &str,
+    timing: &mut bool,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut words = line.split_whitespace();
+    match words.next().unwrap_or_default() {
+        "\\q" => return Ok(false),
+        "\\?" | "\\h" | "help" => println!("{HELP}"),
+        "\\timing" => {
+            *timing = !*timing;
+            println!("Timing is {}.", if *timing { "on" } else { "off" });
+        }
+        "\\dt" => {
+            let r = session.database().begin_read()?;
+            let rows: Vec<Vec<Value>> = r
+                .catalog()
+                .tables()
+                .map(|t| vec![Value::Text(t.name.clone()), Value::Text("table".into())])
+                .collect();
+            output::print_rows(&["name", "type"], &rows, Format::Table, out)?;
+        }
+        "\\d" => match words.next() {
+            None => return meta(session, "\\dt", timing, out),
+            Some(name) => {
+                let r = session.database().begin_read()?;
+                let table = r.catalog().table(name)?;
+                let rows: Vec<Vec<Value>> = table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let key = if table.primary_key.contains(&i) {
+                            "primary key"
+                        } else {
+                            ""
+                        };
+                        vec![
+                            Value::Text(c.name.clone()),
+                            Value::Text(c.data_type.to_string().to_lowercase()),
+                            Value::Text(if c.nullable { "" } else { "not null" }.into()),
+                            Value::Text(key.into()),
+                        ]
+                    })
+                    .collect();
+                writeln!(out, "Table \"{}\"", table.name)?;
+                output::print_rows(
+                    &["column", "type", "nullable", "key"],
+                    &rows,
+                    Format::Table,
+                    out,
+                )?;
+                for index in &table.indexes {
+                    let cols: Vec<&str> = index
+                        .columns
+                        .iter()
+                        .map(|&c| table.columns[c].name.as_str())
+                        .collect();
+                    let unique = if index.unique { "UNIQUE " } else { "" };
+                    writeln!(
+                        out,
+                        "Index \"{}\": {unique}({})",
+                        index.name,
+                        cols.join(", ")
+                    )?;
+                }
+            }
+        },
+        other => println!("unknown meta-command {other}; \\? lists them"),
+    }
+    Ok(true)
+}
+
+fn shell(path: &Path) -> Result<()> {
+    let mut session = Session::new(open(path)?);
+    let mut out = std::io::stdout();
+    if !std::io::stdin().is_terminal() {
+        // Piped input: run it all, stop at the first error with a non-zero exit.
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        let mut timing = false;
+        let mut buffer = String::new();
+        for line in text.lines() {
+            if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                if !meta(&mut session, line.trim(), &mut timing, &mut out)? {
+                    return Ok(());
+                }
+                continue;
+            }
+            buffer.push_str(line);
+            buffer.push('\n');
+            if complete(&buffer) {
+                if !run_and_print(&mut session, &buffer, Format::Table, &mut out) {
+                    std::process::exit(1);
+                }
+                buffer.clear();
+            }
+        }
+        if !buffer.trim().is_empty()
+            && !run_and_print(&mut session, &buffer, Format::Table, &mut out)
+        {
+            std::process::exit(1);
+        }
         return Ok(());
     }
-    let mut w = db.begin_write()?;
-    if w.catalog().table(KV).is_err() {
-        w.create_table(
-            &TableSpec::new(KV)
-                .column(ColumnSpec::new("key", DataType::Text))
-                .column(ColumnSpec::new("value", DataType::Text))
-                .primary_key(["key"]),
-        )?;
+    println!(
+        "heliosdb shell on {} (node {}). \\? for help, \\q to quit.",
+        path.display(),
+        session.database().node_id()
+    );
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".heliosdb_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
     }
-    w.commit()?;
-    Ok(())
-}
-
-fn text(v: ValueRef<'_>) -> String {
-    match v {
-        ValueRef::Text(s) => s.to_owned(),
-        other => other.to_owned().to_string(),
-    }
-}
-
-fn run(db: &Database, line: &str) -> Result<()> {
-    let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    let rest = rest.trim();
-    match cmd {
-        "help" | "\\?" => println!("{HELP}"),
-        "info" => {
-            let r = db.begin_read()?;
-            println!("node {}  commits {}", db.node_id(), r.last_commit_seq()?);
-            for t in r.catalog().tables() {
-                println!("table {} ({} rows)", t.name, r.scan(&t.name, ..)?.count());
+    let mut buffer = String::new();
+    let mut timing = false;
+    loop {
+        let prompt = match (buffer.is_empty(), session.in_transaction()) {
+            (true, false) => "heliosdb=> ",
+            (true, true) => "heliosdb*> ",
+            (false, _) => "heliosdb-> ",
+        };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
             }
-        }
-        "put" => {
-            let (key, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            if key.is_empty() {
-                bail!("usage: put KEY VALUE");
-            }
-            ensure_kv(db)?;
-            let mut w = db.begin_write()?;
-            w.put(KV, &[key.into(), value.trim_start().into()])?;
-            let info = w.commit()?;
-            println!("ok (commit {} at {})", info.commit_seq, info.commit_ts);
-        }
-        "get" => {
-            ensure_kv(db)?;
-            let r = db.begin_read()?;
-            match r.get(KV, &[rest.into()])? {
-                Some(row) => println!("{}", text(row.get(1)?)),
-                None => println!("(not found)"),
-            }
-        }
-        "del" => {
-            ensure_kv(db)?;
-            let mut w = db.begin_write()?;
-            let existed = w.delete(KV, &[rest.into()])?;
-            w.commit()?;
-            println!("{}", if existed { "deleted" } else { "(not found)" });
-        }
-        "scan" => {
-            ensure_kv(db)?;
-            let r = db.begin_read()?;
-            for row in r.scan(KV, ..)? {
-                let row = row?;
-                let key = text(row.get(0)?);
-                if key.starts_with(rest) {
-                    println!("{key} = {}", text(row.get(1)?));
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if buffer.is_empty() && line.trim_start().starts_with('\\') {
+            let _ = editor.add_history_entry(line.as_str());
+            match meta(&mut session, line.trim(), &mut timing, &mut out) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    continue;
                 }
             }
         }
-        "asof" => {
-            let (ms, key) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            let ms: u64 = ms.parse().context("usage: asof UNIX_MS KEY")?;
-            ensure_kv(db)?;
-            let r = db.begin_read()?;
-            match r.get_as_of(KV, &[key.trim().into()], Hlc::at_unix_ms(ms))? {
-                Some(row) => println!("{}", text(row.get(1)?)),
-                None => println!("(not present then)"),
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if complete(&buffer) {
+            let _ = editor.add_history_entry(buffer.trim_end());
+            let start = Instant::now();
+            run_and_print(&mut session, &buffer, Format::Table, &mut out);
+            if timing {
+                println!("Time: {:.3} ms", start.elapsed().as_secs_f64() * 1000.0);
             }
+            buffer.clear();
         }
-        "changes" => {
-            let since: u64 = if rest.is_empty() {
-                0
-            } else {
-                rest.parse().context("usage: changes [SEQ]")?
-            };
-            let r = db.begin_read()?;
-            for c in r.changes_since(since, 1000)? {
-                let what = match &c.change {
-                    Change::Insert { key, columns } => format!("insert {key:?} {columns:?}"),
-                    Change::Update { key, columns } => format!("update {key:?} {columns:?}"),
-                    Change::Delete { key } => format!("delete {key:?}"),
-                    Change::Schema(s) => format!("schema {s:?}"),
-                };
-                println!(
-                    "#{}.{} {} {} {what}",
-                    c.position.commit_seq, c.position.index, c.commit_ts, c.table
-                );
-            }
-        }
-        other => bail!("unknown command {other:?}; type `help`"),
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete;
+
+    #[test]
+    fn statements_end_at_a_semicolon_outside_quotes() {
+        assert!(complete("SELECT 1;"));
+        assert!(complete("SELECT 1;\n  "));
+        assert!(!complete("SELECT ';"));
+        assert!(complete("SELECT ';';"));
+        assert!(!complete("SELECT 1 -- done;"));
+        assert!(!complete("SELECT\n1"));
+    }
 }

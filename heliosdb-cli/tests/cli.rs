@@ -1,0 +1,81 @@
+//! The `heliosdb` binary: SQL from -c and stdin, output formats, exit codes, the shell fed
+//! through a pipe.
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn heliosdb(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn sql_command_formats_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let db = db.to_str().unwrap();
+    let out = heliosdb(
+        &[
+            "sql",
+            db,
+            "-c",
+            "CREATE TABLE t (id INT PRIMARY KEY, name TEXT); INSERT INTO t VALUES (1, 'a,b'), (2, NULL)",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = heliosdb(
+        &[
+            "sql",
+            db,
+            "-c",
+            "SELECT * FROM t ORDER BY id",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    assert_eq!(text(&out.stdout), "id,name\n1,\"a,b\"\n2,\n");
+    let out = heliosdb(
+        &["sql", db, "--format", "json"],
+        "SELECT id, name FROM t WHERE id = 2;",
+    );
+    assert_eq!(text(&out.stdout), "{\"id\":2,\"name\":null}\n");
+    let out = heliosdb(&["sql", db, "-c", "SELECT nope FROM t"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("column \"nope\" does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("^^^^"));
+}
+
+#[test]
+fn the_shell_reads_multi_line_statements_and_meta_commands_from_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shell.db");
+    let out = heliosdb(
+        &["shell", db.to_str().unwrap()],
+        "CREATE TABLE kv (k TEXT PRIMARY KEY,\n  v INT);\nINSERT INTO kv VALUES ('x', 1);\nSELECT k, v\n  FROM kv;\n\\dt\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(" x | 1\n(1 row)"), "{stdout}");
+    assert!(stdout.contains(" kv   | table"), "{stdout}");
+}
