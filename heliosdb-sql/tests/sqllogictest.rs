@@ -29,6 +29,10 @@ fn corpus() -> PathBuf {
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_with(dir, "test", out);
+}
+
+fn files_with(dir: &Path, extension: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -36,8 +40,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "test") {
+            files_with(&path, extension, out);
+        } else if path.extension().is_some_and(|x| x == extension) {
             out.push(path);
         }
     }
@@ -277,6 +281,31 @@ fn run_file(path: &Path, failures: &mut Vec<String>, kinds: &mut HashMap<String,
         }
     }
     tally
+}
+
+/// Our own records for what the corpus does not cover: PostgreSQL-isms, RETURNING,
+/// ON CONFLICT, transactions and error cases. Every record must pass.
+#[test]
+fn our_slt_files_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
+    let mut paths = Vec::new();
+    files_with(&dir, "slt", &mut paths);
+    assert!(!paths.is_empty(), "no .slt files in {}", dir.display());
+    let mut failures = Vec::new();
+    let mut kinds = HashMap::new();
+    let mut passed = 0;
+    for path in &paths {
+        let t = run_file(path, &mut failures, &mut kinds);
+        passed += t.passed;
+        assert_eq!(
+            t.failed,
+            0,
+            "{}:\n{}",
+            path.display(),
+            failures.join("\n---\n")
+        );
+    }
+    assert!(passed > 50, "only {passed} records ran");
 }
 
 #[test]
