@@ -2000,13 +2000,18 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
             let Some(predicate) = and_all(parts) else {
                 return Plan::Scan { table, range };
             };
-            let narrowed = catalog
+            let path = catalog
                 .table(&table)
                 .ok()
-                .and_then(|t| key_range(t, &predicate));
-            let scan = Plan::Scan {
-                table,
-                range: narrowed.unwrap_or(range),
+                .and_then(|t| access_path(t, &predicate));
+            let scan = match path {
+                Some((None, range)) => Plan::Scan { table, range },
+                Some((Some(index), range)) => Plan::IndexScan {
+                    table,
+                    index,
+                    range,
+                },
+                None => Plan::Scan { table, range },
             };
             Plan::Filter {
                 input: scan.boxed(),
@@ -2039,10 +2044,17 @@ fn column_vs_literal(e: &Expr, column: usize, ty: DataType) -> Option<(CmpOp, &V
     let Expr::Compare(op, a, b) = e else {
         return None;
     };
-    let (op, v) = match (a.as_ref(), b.as_ref()) {
-        (Expr::Column(c), Expr::Literal(v)) if *c == column => (*op, v),
-        (Expr::Literal(v), Expr::Column(c)) if *c == column => (flip(*op), v),
-        _ => return None,
+    match (a.as_ref(), b.as_ref()) {
+        (Expr::Column(c), lit) if *c == column => literal_of(lit, ty).map(|v| (*op, v)),
+        (lit, Expr::Column(c)) if *c == column => literal_of(lit, ty).map(|v| (flip(*op), v)),
+        _ => None,
+    }
+}
+
+/// A literal of exactly type `ty`, whose key order is therefore its value order.
+fn literal_of(e: &Expr, ty: DataType) -> Option<&Value> {
+    let Expr::Literal(v) = e else {
+        return None;
     };
     let same_type = matches!(
         (v, ty),
@@ -2053,7 +2065,7 @@ fn column_vs_literal(e: &Expr, column: usize, ty: DataType) -> Option<(CmpOp, &V
             | (Value::Boolean(_), DataType::Boolean)
             | (Value::Timestamp(_), DataType::Timestamp)
     );
-    same_type.then_some((op, v))
+    same_type.then_some(v)
 }
 
 fn flip(op: CmpOp) -> CmpOp {
@@ -2066,16 +2078,15 @@ fn flip(op: CmpOp) -> CmpOp {
     }
 }
 
-/// The key range implied by equalities on the key's leading columns, or else by bounds on
-/// its first column.
-pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option<KeyRange> {
-    if table.has_rowid() {
-        return None;
-    }
-    let mut parts = Vec::new();
-    conjuncts(predicate, &mut parts);
+/// The range over the key made of `columns` that `parts` imply, and how selective it
+/// is: two points per leading column fixed by an equality, one for a bound on the next.
+fn range_on(
+    table: &heliosdb_core::TableSchema,
+    columns: &[usize],
+    parts: &[&Expr],
+) -> Option<(KeyRange, usize)> {
     let mut prefix = Vec::new();
-    for &col in &table.primary_key {
+    for &col in columns {
         let ty = table.columns[col].data_type;
         let eq = parts
             .iter()
@@ -2089,12 +2100,16 @@ pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option
         }
     }
     if !prefix.is_empty() {
-        return Some((Bound::Included(prefix.clone()), Bound::Included(prefix)));
+        let score = 2 * prefix.len();
+        return Some((
+            (Bound::Included(prefix.clone()), Bound::Included(prefix)),
+            score,
+        ));
     }
-    let first = *table.primary_key.first()?;
+    let first = *columns.first()?;
     let ty = table.columns[first].data_type;
     let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
-    for p in &parts {
+    for p in parts {
         match column_vs_literal(p, first, ty) {
             Some((CmpOp::Gt, v)) => lower = Bound::Excluded(vec![v.clone()]),
             Some((CmpOp::GtEq, v)) => lower = Bound::Included(vec![v.clone()]),
@@ -2102,11 +2117,58 @@ pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option
             Some((CmpOp::LtEq, v)) => upper = Bound::Included(vec![v.clone()]),
             _ => {}
         }
+        if let Expr::Between {
+            expr,
+            low,
+            high,
+            negated: false,
+        } = p
+            && matches!(expr.as_ref(), Expr::Column(c) if *c == first)
+        {
+            if let (Some(lo), Some(hi)) = (literal_of(low, ty), literal_of(high, ty)) {
+                lower = Bound::Included(vec![lo.clone()]);
+                upper = Bound::Included(vec![hi.clone()]);
+            }
+        }
     }
     match (&lower, &upper) {
         (Bound::Unbounded, Bound::Unbounded) => None,
-        _ => Some((lower, upper)),
+        _ => Some(((lower, upper), 1)),
     }
+}
+
+/// The primary-key range `predicate` implies, if any.
+pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option<KeyRange> {
+    if table.has_rowid() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    conjuncts(predicate, &mut parts);
+    range_on(table, &table.primary_key, &parts).map(|(r, _)| r)
+}
+
+/// How to read `table` under `predicate`: the primary key's range or a secondary index's,
+/// whichever fixes more of its key (the primary key on ties). `None`: scan everything.
+pub fn access_path(
+    table: &heliosdb_core::TableSchema,
+    predicate: &Expr,
+) -> Option<(Option<String>, KeyRange)> {
+    let mut parts = Vec::new();
+    conjuncts(predicate, &mut parts);
+    let mut best: Option<(Option<String>, KeyRange, usize)> = None;
+    if !table.has_rowid()
+        && let Some((range, score)) = range_on(table, &table.primary_key, &parts)
+    {
+        best = Some((None, range, score));
+    }
+    for index in &table.indexes {
+        if let Some((range, score)) = range_on(table, &index.columns, &parts)
+            && best.as_ref().is_none_or(|b| score > b.2)
+        {
+            best = Some((Some(index.name.clone()), range, score));
+        }
+    }
+    best.map(|(index, range, _)| (index, range))
 }
 
 /// A marker for select-list positions filled by `*`.

@@ -319,3 +319,48 @@ fn comma_joins_are_reordered_but_keep_their_column_order() {
     );
     assert_eq!(star, "1|7|a1|1|7|b1|1|7|c1");
 }
+
+#[test]
+fn secondary_indexes_and_between_narrow_scans() {
+    let mut s = session();
+    run(
+        &mut s,
+        "CREATE TABLE o (id INT PRIMARY KEY, cust INT, amount INT)",
+    );
+    run(&mut s, "CREATE INDEX o_cust ON o (cust)");
+    let rows: Vec<String> = (0..100)
+        .map(|i| format!("({i}, {}, {i})", i % 10))
+        .collect();
+    run(&mut s, &format!("INSERT INTO o VALUES {}", rows.join(",")));
+    let plan = run(&mut s, "EXPLAIN SELECT sum(amount) FROM o WHERE cust = 3");
+    assert!(
+        plan.contains("Index Lookup using o_cust on o (key = (3))"),
+        "{plan}"
+    );
+    assert_eq!(
+        run(&mut s, "SELECT sum(amount) FROM o WHERE cust = 3"),
+        "480"
+    );
+    let plan = run(
+        &mut s,
+        "EXPLAIN SELECT count(*) FROM o WHERE id BETWEEN 10 AND 19",
+    );
+    assert!(
+        plan.contains("Primary Key Range Scan on o (from (10) (inclusive) to (19) (inclusive))"),
+        "{plan}"
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            "SELECT count(*) FROM o WHERE id BETWEEN 10 AND 19 AND cust > 4"
+        ),
+        "5"
+    );
+    // The primary key wins a tie; NULLs in the index are filtered, not returned.
+    run(&mut s, "INSERT INTO o VALUES (100, NULL, 1)");
+    assert_eq!(run(&mut s, "SELECT count(*) FROM o WHERE cust < 1"), "10");
+    assert!(
+        run(&mut s, "EXPLAIN SELECT * FROM o WHERE id = 5 AND cust = 5")
+            .contains("Primary Key Lookup")
+    );
+}
