@@ -207,10 +207,19 @@ pub enum Change {
 pub enum SchemaChange {
     CreateTable(TableSchema),
     DropTable,
-    RenameTable { to: String },
+    RenameTable {
+        to: String,
+    },
     AddColumn(ColumnSchema),
     CreateIndex(IndexSchema),
-    DropIndex { name: String },
+    DropIndex {
+        name: String,
+    },
+    /// A table extension set (`Some`) or removed (`None`); see `TableSchema::extensions`.
+    SetExtension {
+        key: String,
+        value: Option<Vec<u8>>,
+    },
 }
 
 /// One record of the change log.
@@ -235,6 +244,7 @@ const OP_RENAME_TABLE: u8 = 12;
 const OP_ADD_COLUMN: u8 = 13;
 const OP_CREATE_INDEX: u8 = 14;
 const OP_DROP_INDEX: u8 = 15;
+const OP_SET_EXTENSION: u8 = 16;
 
 /// The fields every record of one commit shares, stored once in its commit header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +328,9 @@ pub(crate) fn encode_schema_change(table: &str, change: &SchemaChange, out: &mut
         SchemaChange::AddColumn(c) => (OP_ADD_COLUMN, postcard::to_stdvec(c)),
         SchemaChange::CreateIndex(i) => (OP_CREATE_INDEX, postcard::to_stdvec(i)),
         SchemaChange::DropIndex { name } => (OP_DROP_INDEX, postcard::to_stdvec(name)),
+        SchemaChange::SetExtension { key, value } => {
+            (OP_SET_EXTENSION, postcard::to_stdvec(&(key, value)))
+        }
     };
     // Serializing plain structs into a Vec cannot fail.
     let payload = payload.unwrap_or_default();
@@ -382,6 +395,10 @@ pub(crate) fn decode(
         OP_DROP_INDEX => Change::Schema(SchemaChange::DropIndex {
             name: from_postcard(&mut r)?,
         }),
+        OP_SET_EXTENSION => {
+            let (key, value) = from_postcard(&mut r)?;
+            Change::Schema(SchemaChange::SetExtension { key, value })
+        }
         _ => return Err(r.corrupt(&format!("unknown change op {op}"))),
     };
     if !r.is_empty() {

@@ -49,6 +49,10 @@ pub struct TableSchema {
     pub primary_key: Vec<usize>,
     pub indexes: Vec<IndexSchema>,
     pub next_column_id: ColumnId,
+    /// Metadata that layers above core keep with the table (e.g. the SQL layer's DEFAULT
+    /// and CHECK expressions), opaque to core, by owner name. Persisted with the catalog
+    /// and replicated through the change log like the rest of the schema.
+    pub extensions: BTreeMap<String, Vec<u8>>,
 }
 
 impl TableSchema {
@@ -311,6 +315,7 @@ impl Catalog {
             columns,
             primary_key: Vec::new(),
             indexes: Vec::new(),
+            extensions: BTreeMap::new(),
         };
         let pk = table.column_positions(&spec.primary_key)?;
         for (n, p) in pk.iter().enumerate() {
@@ -412,6 +417,23 @@ impl Catalog {
         let t = Arc::new(t);
         self.tables.insert(table.into(), t.clone());
         Ok((t, index))
+    }
+
+    /// Sets (or with `None` removes) an extension of `table`.
+    pub(crate) fn set_extension(
+        &mut self,
+        table: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<Arc<TableSchema>> {
+        let mut t = (**self.table(table)?).clone();
+        match value {
+            Some(v) => t.extensions.insert(key.to_owned(), v),
+            None => t.extensions.remove(key),
+        };
+        let t = Arc::new(t);
+        self.tables.insert(table.into(), t.clone());
+        Ok(t)
     }
 
     pub(crate) fn drop_index(&mut self, name: &str) -> Result<(Arc<TableSchema>, IndexSchema)> {

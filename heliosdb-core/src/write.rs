@@ -944,6 +944,25 @@ impl WriteTxn {
         self.log_schema(table, SchemaChange::AddColumn(column))
     }
 
+    /// Sets (or with `None` removes) metadata a layer above core keeps with `table`.
+    pub fn set_table_extension(
+        &mut self,
+        table: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        catalog.set_extension(table, key, value.clone())?;
+        self.catalog = Arc::new(catalog);
+        self.log_schema(
+            table,
+            SchemaChange::SetExtension {
+                key: key.into(),
+                value,
+            },
+        )
+    }
+
     /// Creates a secondary index and fills it from the existing rows.
     pub fn create_index(&mut self, table: &str, spec: &IndexSpec) -> Result<()> {
         let mut catalog = (*self.catalog).clone();
@@ -1057,6 +1076,9 @@ impl WriteTxn {
                 self.create_index(name, &spec)
             }
             Change::Schema(SchemaChange::DropIndex { name: index }) => self.drop_index(index),
+            Change::Schema(SchemaChange::SetExtension { key, value }) => {
+                self.set_table_extension(name, key, value.clone())
+            }
         }
     }
 

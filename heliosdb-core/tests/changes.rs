@@ -204,3 +204,45 @@ fn a_large_commit_spans_chunks_and_resumes_anywhere() {
             .all(|c| c.commit_ts == tail[0].commit_ts && c.origin == db.node_id())
     );
 }
+
+#[test]
+fn table_extensions_persist_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    {
+        let db = Database::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.create_table(&TableSpec::new("t").column(ColumnSpec::new("x", DataType::Integer)))
+            .unwrap();
+        w.set_table_extension("t", "sql", Some(vec![1, 2, 3]))
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.table("t").unwrap().extensions.get("sql"),
+        Some(&vec![1, 2, 3])
+    );
+    let log = r.changes_since(0, 100).unwrap();
+    assert!(matches!(
+        &log[1].change,
+        Change::Schema(SchemaChange::SetExtension { key, value: Some(v) }) if key == "sql" && v == &vec![1, 2, 3]
+    ));
+    let replica = Database::open_in_memory().unwrap();
+    let mut w = replica.begin_write().unwrap();
+    for record in &log {
+        w.apply_change(record).unwrap();
+    }
+    w.set_table_extension("t", "sql", None).unwrap();
+    w.commit().unwrap();
+    assert!(
+        replica
+            .begin_read()
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .extensions
+            .is_empty()
+    );
+}

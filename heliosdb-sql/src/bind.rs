@@ -1555,7 +1555,7 @@ fn function_type(name: &str, args: &[Option<DataType>]) -> Option<DataType> {
         "abs" | "round" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest" | "least"
         | "nullif" => first,
         "sqrt" | "power" | "pow" | "exp" | "ln" | "log" | "pi" => Some(DataType::Real),
-        "date_trunc" | "to_timestamp" => Some(DataType::Timestamp),
+        "date_trunc" | "to_timestamp" | "now" | "current_timestamp" => Some(DataType::Timestamp),
         "date_part" => None,
         _ => Some(DataType::Text),
     }
@@ -2124,11 +2124,10 @@ fn range_on(
             negated: false,
         } = p
             && matches!(expr.as_ref(), Expr::Column(c) if *c == first)
+            && let (Some(lo), Some(hi)) = (literal_of(low, ty), literal_of(high, ty))
         {
-            if let (Some(lo), Some(hi)) = (literal_of(low, ty), literal_of(high, ty)) {
-                lower = Bound::Included(vec![lo.clone()]);
-                upper = Bound::Included(vec![hi.clone()]);
-            }
+            lower = Bound::Included(vec![lo.clone()]);
+            upper = Bound::Included(vec![hi.clone()]);
         }
     }
     match (&lower, &upper) {

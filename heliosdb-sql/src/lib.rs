@@ -9,12 +9,13 @@
 //! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
 //!   plans.
 //!
-//! Still missing (issue 3): DEFAULT and CHECK, views, RIGHT/FULL joins, index use in
+//! Still missing (issue 3): views, RIGHT/FULL joins, index use in
 //! queries beyond primary keys, and the shell on top.
 #![forbid(unsafe_code)]
 
 pub mod ast;
 pub mod bind;
+pub mod constraints;
 pub mod error;
 pub mod exec;
 pub mod explain;

@@ -14,6 +14,7 @@ use crate::ast::{
     self, ColumnConstraintKind, ExprKind, ObjectKind, StatementKind, TableConstraintKind,
 };
 use crate::bind::{self, Binder, BoundQuery, OutputColumn, Scope, ScopeColumn};
+use crate::constraints::{self, SqlTableMeta};
 use crate::exec::{Executor, Row};
 use crate::plan::{Expr, Plan};
 use crate::values;
@@ -31,6 +32,9 @@ pub enum SqlError {
     /// Running the statement failed.
     #[error(transparent)]
     Exec(#[from] crate::error::Error),
+    /// A DEFAULT or CHECK failed, or its stored form is damaged.
+    #[error(transparent)]
+    Constraint(#[from] crate::constraints::ConstraintError),
     /// The transaction failed earlier; only ROLLBACK (or COMMIT) is accepted.
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     Aborted,
@@ -347,6 +351,7 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
     let mut spec = TableSpec::new(&c.name.value);
     let mut primary_key: Vec<String> = Vec::new();
     let mut uniques: Vec<Vec<String>> = Vec::new();
+    let mut meta = SqlTableMeta::default();
     for col in &c.columns {
         let mut column = ColumnSpec::new(&col.name.value, bind::data_type(&col.data_type)?);
         for constraint in &col.constraints {
@@ -367,11 +372,15 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
                 ColumnConstraintKind::NotNull => column = column.not_null(),
                 ColumnConstraintKind::Null => {}
                 ColumnConstraintKind::Unique => uniques.push(vec![col.name.value.clone()]),
-                ColumnConstraintKind::Default(_) => {
-                    return unsupported("DEFAULT is not supported yet");
+                ColumnConstraintKind::Default(e) => {
+                    meta.defaults.push((col.name.value.clone(), e.to_string()));
                 }
-                ColumnConstraintKind::Check(_) => {
-                    return unsupported("CHECK constraints are not supported yet");
+                ColumnConstraintKind::Check(e) => {
+                    let name = constraint.name.as_ref().map_or_else(
+                        || format!("{}_{}_check", c.name.value, col.name.value),
+                        |n| n.value.clone(),
+                    );
+                    meta.checks.push((name, e.to_string()));
                 }
             }
         }
@@ -395,8 +404,12 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
             TableConstraintKind::Unique(cols) => {
                 uniques.push(cols.iter().map(|i| i.value.clone()).collect())
             }
-            TableConstraintKind::Check(_) => {
-                return unsupported("CHECK constraints are not supported yet");
+            TableConstraintKind::Check(e) => {
+                let name = constraint.name.as_ref().map_or_else(
+                    || format!("{}_check{}", c.name.value, meta.checks.len() + 1),
+                    |n| n.value.clone(),
+                );
+                meta.checks.push((name, e.to_string()));
             }
         }
     }
@@ -404,6 +417,12 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
     for cols in uniques {
         let name = format!("{}_{}_key", c.name.value, cols.join("_"));
         w.create_index(&c.name.value, &IndexSpec::new(name, cols).unique())?;
+    }
+    if !meta.is_empty() {
+        meta.save(w, &c.name.value)?;
+        // Bind them now, so a bad DEFAULT or CHECK fails CREATE TABLE, not a later INSERT.
+        let schema = w.catalog().table(&c.name.value)?.clone();
+        constraints::Bound::new(w, &schema)?;
     }
     Ok(Outcome::Done("CREATE TABLE"))
 }
@@ -590,10 +609,12 @@ fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome
             })
             .collect::<Result<_, _>>()?
     };
+    let meta = SqlTableMeta::of(&schema)?;
     let source: Vec<Row> = match &i.source {
         ast::InsertSource::DefaultValues => vec![Vec::new()],
         ast::InsertSource::Query(q) => {
-            let bound: BoundQuery = Binder::new(w.catalog()).query(q)?;
+            let q = with_defaults(q, &targets, &schema, &meta)?;
+            let bound: BoundQuery = Binder::new(w.catalog()).query(&q)?;
             if bound.columns.len() > targets.len() {
                 return Err(bind::BindError {
                     message: "INSERT has more expressions than target columns".into(),
@@ -607,10 +628,21 @@ fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome
     let ret = returning(w, &schema.name, &i.returning)?;
     let mut count = 0u64;
     let mut returned = Vec::new();
+    let rules = constraints::Bound::new(w, &schema)?;
     for values in source {
+        let given = values.len();
         let mut row = vec![Value::Null; schema.columns.len()];
         for (v, &t) in values.into_iter().zip(&targets) {
             row[t] = assign(v, schema.columns[t].data_type)?;
+        }
+        {
+            let ex = Executor::new(&*w, params);
+            for (at, column) in schema.columns.iter().enumerate() {
+                if !targets[..given.min(targets.len())].contains(&at) {
+                    row[at] = rules.default_value(&ex, at, column.data_type)?;
+                }
+            }
+            rules.check(&ex, &row)?;
         }
         let written = match &i.on_conflict {
             None => {
@@ -633,6 +665,35 @@ fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome
         }
     }
     Ok(finish_dml("INSERT", count, ret, returned))
+}
+
+/// INSERT's query with each `DEFAULT` in its VALUES replaced by the column's default (or
+/// NULL).
+fn with_defaults(
+    q: &ast::Query,
+    targets: &[usize],
+    schema: &heliosdb_core::TableSchema,
+    meta: &SqlTableMeta,
+) -> Result<ast::Query> {
+    let mut q = q.clone();
+    if let ast::SetExpr::Values(values) = &mut q.body {
+        for row in &mut values.rows {
+            for (i, item) in row.iter_mut().enumerate() {
+                if !constraints::is_default(item) {
+                    continue;
+                }
+                let Some(&at) = targets.get(i) else { continue };
+                *item = match meta.default_sql(&schema.columns[at].name) {
+                    Some(sql) => constraints::parse_expr(sql)?,
+                    None => ast::Expr {
+                        kind: ExprKind::Literal(ast::Literal::Null),
+                        span: item.span,
+                    },
+                };
+            }
+        }
+    }
+    Ok(q)
 }
 
 fn pk_of(schema: &heliosdb_core::TableSchema, row: &[Value]) -> Vec<Value> {
@@ -705,6 +766,8 @@ fn insert_on_conflict(
                     new[at] = assign(ex.eval(&e, &joined)?, schema.columns[at].data_type)?;
                 }
             }
+            let rules = constraints::Bound::new(w, schema)?;
+            rules.check(&Executor::new(&*w, params), &new)?;
             w.update(&schema.name, &existing_key(schema, &existing), &new)?;
             Ok(Some(new))
         }
@@ -774,6 +837,7 @@ fn matching_rows(
 
 fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome> {
     let schema = w.catalog().table(&u.table.value)?.clone();
+    let meta = SqlTableMeta::of(&schema)?;
     let scope = table_scope(&schema, &schema.name);
     let mut binder = Binder::new(w.catalog());
     let mut sets = Vec::with_capacity(u.assignments.len());
@@ -787,7 +851,18 @@ fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome
                 ),
                 span: a.column.span,
             })?;
-        let (e, _) = binder.scalar(&a.value, &scope)?;
+        let value = if constraints::is_default(&a.value) {
+            match meta.default_sql(&a.column.value) {
+                Some(sql) => constraints::parse_expr(sql)?,
+                None => ast::Expr {
+                    kind: ExprKind::Literal(ast::Literal::Null),
+                    span: a.value.span,
+                },
+            }
+        } else {
+            a.value.clone()
+        };
+        let (e, _) = binder.scalar(&value, &scope)?;
         sets.push((at, e));
     }
     let ret = returning(w, &schema.name, &u.returning)?;
@@ -801,6 +876,13 @@ fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome
                 new[*at] = assign(ex.eval(e, &old)?, schema.columns[*at].data_type)?;
             }
             changes.push((key, new));
+        }
+    }
+    let rules = constraints::Bound::new(w, &schema)?;
+    if rules.has_checks() {
+        let ex = Executor::new(&*w, params);
+        for (_, new) in &changes {
+            rules.check(&ex, new)?;
         }
     }
     let mut returned = Vec::new();

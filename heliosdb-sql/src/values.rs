@@ -987,6 +987,10 @@ static SCALARS: &[ScalarFn] = &[
         .unwrap_or(Value::Null))),
     scalar!("date_part", 2..=2, date_part),
     scalar!("date_trunc", 2..=2, date_trunc),
+    scalar!("now", 0..=0, |_| Ok(Value::Timestamp(now_micros()))),
+    scalar!("current_timestamp", 0..=0, |_| Ok(Value::Timestamp(
+        now_micros()
+    ))),
     scalar!("to_timestamp", 1..=1, |a| {
         let secs = real_arg("to_timestamp", &a[0])?;
         let micros = (secs * 1e6).round();
@@ -996,6 +1000,12 @@ static SCALARS: &[ScalarFn] = &[
         Ok(Value::Timestamp(micros as i64))
     }),
 ];
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
 
 /// The built-in scalar function called `name` (case-insensitive).
 pub fn scalar_function(name: &str) -> Option<&'static ScalarFn> {
