@@ -10,6 +10,7 @@ use heliosdb_nano::sql::session::Session;
 use heliosdb_nano::{DatabaseOptions, Value};
 
 mod output;
+mod transfer;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +41,25 @@ enum Command {
         /// How to print rows.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Load a CSV file (with a header row naming columns) into an existing table, all or
+    /// nothing.
+    Import {
+        /// The database file.
+        path: PathBuf,
+        /// The table to load into.
+        table: String,
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Write a table (or a query's rows) as CSV with a header row.
+    Export {
+        /// The database file.
+        path: PathBuf,
+        /// The table to export.
+        table: String,
+        /// The CSV file to write; standard output when left out.
+        file: Option<PathBuf>,
     },
     /// Print a database's node id, tables and row counts.
     Info {
@@ -72,6 +92,12 @@ fn main() {
             command,
             format,
         } => sql(&path, command, format),
+        Command::Import { path, table, file } => {
+            open(&path).and_then(|db| transfer::import(&db, &table, &file))
+        }
+        Command::Export { path, table, file } => {
+            open(&path).and_then(|db| transfer::export(&db, &table, file.as_deref()))
+        }
         Command::Info { path } => info(&path),
         Command::Check { path } => check(&path),
     };

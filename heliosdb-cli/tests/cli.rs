@@ -79,3 +79,48 @@ fn the_shell_reads_multi_line_statements_and_meta_commands_from_a_pipe() {
     assert!(stdout.contains(" x | 1\n(1 row)"), "{stdout}");
     assert!(stdout.contains(" kv   | table"), "{stdout}");
 }
+
+#[test]
+fn import_and_export_csv_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("io.db");
+    let db = db.to_str().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "id,name,score\n1,\"Ann, A.\",9.5\n2,bob,\n3,\"multi\nline\",7\n",
+    )
+    .unwrap();
+    let out = heliosdb(
+        &[
+            "sql",
+            db,
+            "-c",
+            "CREATE TABLE p (id INT PRIMARY KEY, name TEXT, score REAL)",
+        ],
+        "",
+    );
+    assert!(out.status.success());
+    let out = heliosdb(&["import", db, "p", csv.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 3 rows"));
+    let out = heliosdb(&["export", db, "p"], "");
+    assert_eq!(
+        text(&out.stdout),
+        "id,name,score\n1,\"Ann, A.\",9.5\n2,bob,\n3,\"multi\nline\",7\n"
+    );
+    // A bad row fails the whole import and names the line.
+    std::fs::write(&csv, "id,name\n4,dan\nx,eve\n").unwrap();
+    let out = heliosdb(&["import", db, "p", csv.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 3"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = heliosdb(
+        &["sql", db, "-c", "SELECT count(*) FROM p", "--format", "csv"],
+        "",
+    );
+    assert_eq!(text(&out.stdout), "count\n3\n");
+}
