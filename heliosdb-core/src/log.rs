@@ -216,6 +216,7 @@ pub enum SchemaChange {
         name: String,
     },
     /// A table extension set (`Some`) or removed (`None`); see `TableSchema::extensions`.
+    /// With an empty table name, a database-wide extension (`Catalog::extension`).
     SetExtension {
         key: String,
         value: Option<Vec<u8>>,

@@ -180,6 +180,9 @@ pub struct Catalog {
     tables: BTreeMap<String, Arc<TableSchema>>,
     next_table_id: TableId,
     next_index_id: IndexId,
+    /// Database-wide metadata of layers above core (e.g. the SQL layer's views), opaque to
+    /// core; see `TableSchema::extensions`.
+    extensions: BTreeMap<String, Vec<u8>>,
 }
 
 fn check_value_fits(table: &str, column: &ColumnSchema, value: &Value) -> Result<()> {
@@ -417,6 +420,18 @@ impl Catalog {
         let t = Arc::new(t);
         self.tables.insert(table.into(), t.clone());
         Ok((t, index))
+    }
+
+    /// A database-wide extension.
+    pub fn extension(&self, key: &str) -> Option<&[u8]> {
+        self.extensions.get(key).map(Vec::as_slice)
+    }
+
+    pub(crate) fn set_database_extension(&mut self, key: &str, value: Option<Vec<u8>>) {
+        match value {
+            Some(v) => self.extensions.insert(key.to_owned(), v),
+            None => self.extensions.remove(key),
+        };
     }
 
     /// Sets (or with `None` removes) an extension of `table`.

@@ -963,6 +963,21 @@ impl WriteTxn {
         )
     }
 
+    /// Sets (or with `None` removes) database-wide metadata of a layer above core. Logged
+    /// as a `SetExtension` with an empty table name.
+    pub fn set_database_extension(&mut self, key: &str, value: Option<Vec<u8>>) -> Result<()> {
+        let mut catalog = (*self.catalog).clone();
+        catalog.set_database_extension(key, value.clone());
+        self.catalog = Arc::new(catalog);
+        self.log_schema(
+            "",
+            SchemaChange::SetExtension {
+                key: key.into(),
+                value,
+            },
+        )
+    }
+
     /// Creates a secondary index and fills it from the existing rows.
     pub fn create_index(&mut self, table: &str, spec: &IndexSpec) -> Result<()> {
         let mut catalog = (*self.catalog).clone();
@@ -1076,6 +1091,9 @@ impl WriteTxn {
                 self.create_index(name, &spec)
             }
             Change::Schema(SchemaChange::DropIndex { name: index }) => self.drop_index(index),
+            Change::Schema(SchemaChange::SetExtension { key, value }) if name.is_empty() => {
+                self.set_database_extension(key, value.clone())
+            }
             Change::Schema(SchemaChange::SetExtension { key, value }) => {
                 self.set_table_extension(name, key, value.clone())
             }

@@ -97,6 +97,10 @@ pub struct Binder<'c> {
     ctes: Vec<HashMap<String, BoundQuery>>,
     /// While binding what a grouped SELECT computes after grouping.
     grouping: Option<Grouping>,
+    /// Views of the catalog, read on first use.
+    views: Option<crate::views::Views>,
+    /// Views being expanded, to refuse a view that refers to itself.
+    expanding: Vec<String>,
 }
 
 fn core_type(t: &ast::DataType) -> Result<DataType> {
@@ -218,7 +222,52 @@ impl<'c> Binder<'c> {
             correlated: Vec::new(),
             ctes: Vec::new(),
             grouping: None,
+            views: None,
+            expanding: Vec::new(),
         }
+    }
+
+    /// The view called `name`, if there is one.
+    fn view(&mut self, name: &str, span: Span) -> Result<Option<crate::views::View>> {
+        if self.views.is_none() {
+            let views = crate::views::Views::of(self.catalog).map_err(|e| BindError {
+                message: e.to_string(),
+                span,
+            })?;
+            self.views = Some(views);
+        }
+        Ok(self.views.as_ref().and_then(|v| v.get(name)).cloned())
+    }
+
+    /// Binds a view's query, with its column names.
+    fn expand_view(&mut self, view: &crate::views::View, span: Span) -> Result<BoundQuery> {
+        if self.expanding.contains(&view.name) {
+            return err(
+                span,
+                format!("infinite recursion detected in view \"{}\"", view.name),
+            );
+        }
+        let query = view.query().map_err(|e| BindError {
+            message: e.to_string(),
+            span,
+        })?;
+        // A view sees no enclosing query and no CTE of the query that names it.
+        let outer = std::mem::take(&mut self.outer);
+        let correlated = std::mem::take(&mut self.correlated);
+        let ctes = std::mem::take(&mut self.ctes);
+        let grouping = self.grouping.take();
+        self.expanding.push(view.name.clone());
+        let bound = self.query(&query);
+        self.expanding.pop();
+        self.outer = outer;
+        self.correlated = correlated;
+        self.ctes = ctes;
+        self.grouping = grouping;
+        let mut bound = bound?;
+        for (c, name) in bound.columns.iter_mut().zip(&view.columns) {
+            c.name = name.clone();
+        }
+        Ok(bound)
     }
 
     // ----------------------------------------------------------------------------------
@@ -466,6 +515,16 @@ impl<'c> Binder<'c> {
                         .map(|c| (c.name.clone(), c.ty))
                         .collect::<Vec<_>>();
                     (cte.plan.clone(), cols)
+                } else if self.catalog.table(&name.value).is_err()
+                    && let Some(view) = self.view(&name.value, *span)?
+                {
+                    let bound = self.expand_view(&view, *span)?;
+                    let cols = bound
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.ty))
+                        .collect::<Vec<_>>();
+                    (bound.plan, cols)
                 } else {
                     let table = self.catalog.table(&name.value).map_err(|_| BindError {
                         message: format!("relation \"{}\" does not exist", name.value),

@@ -9,7 +9,7 @@
 //! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
 //!   plans.
 //!
-//! Still missing (issue 3): views, RIGHT/FULL joins, index use in
+//! Still missing (issue 3): RIGHT/FULL joins, index use in
 //! queries beyond primary keys, and the shell on top.
 #![forbid(unsafe_code)]
 
@@ -23,3 +23,4 @@ pub mod parser;
 pub mod plan;
 pub mod session;
 pub mod values;
+pub mod views;

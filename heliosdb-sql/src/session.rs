@@ -18,6 +18,7 @@ use crate::constraints::{self, SqlTableMeta};
 use crate::exec::{Executor, Row};
 use crate::plan::{Expr, Plan};
 use crate::values;
+use crate::views::{View, Views};
 
 /// Everything that can go wrong running SQL text.
 #[derive(Debug, thiserror::Error)]
@@ -249,7 +250,7 @@ impl Session {
                 names,
             } => drop(w, *object, *if_exists, names),
             StatementKind::AlterTable(a) => alter_table(w, a),
-            StatementKind::CreateView(_) => unsupported("CREATE VIEW is not supported yet"),
+            StatementKind::CreateView(v) => create_view(w, v),
             StatementKind::Explain(_) | StatementKind::Set { .. } | StatementKind::Show { .. } => {
                 self.no_txn_statement(stmt)
             }
@@ -347,6 +348,14 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
                 .collect::<Vec<_>>()
                 .join(".")
         ));
+    }
+    let views = Views::of(w.catalog()).map_err(|e| SqlError::Unsupported(e.to_string()))?;
+    if views.get(&c.name.value).is_some() {
+        return Err(bind::BindError {
+            message: format!("relation \"{}\" already exists", c.name.value),
+            span: c.name.span,
+        }
+        .into());
     }
     let mut spec = TableSpec::new(&c.name.value);
     let mut primary_key: Vec<String> = Vec::new();
@@ -458,6 +467,42 @@ fn create_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
     Ok(Outcome::Done("CREATE INDEX"))
 }
 
+fn create_view(w: &mut WriteTxn, v: &ast::CreateView) -> Result<Outcome> {
+    let name = &v.name.value;
+    if w.catalog().table(name).is_ok() {
+        return Err(bind::BindError {
+            message: format!("relation \"{name}\" already exists"),
+            span: v.name.span,
+        }
+        .into());
+    }
+    let mut views = Views::of(w.catalog()).map_err(|e| SqlError::Unsupported(e.to_string()))?;
+    if views.get(name).is_some() && !v.or_replace {
+        return Err(bind::BindError {
+            message: format!("relation \"{name}\" already exists"),
+            span: v.name.span,
+        }
+        .into());
+    }
+    // Bind it now, so a broken view fails here rather than where it is used.
+    let bound = Binder::new(w.catalog()).query(&v.query)?;
+    if v.columns.len() > bound.columns.len() {
+        return Err(bind::BindError {
+            message: "CREATE VIEW specifies more column names than columns".into(),
+            span: v.name.span,
+        }
+        .into());
+    }
+    views.views.retain(|x| x.name != *name);
+    views.views.push(View {
+        name: name.clone(),
+        columns: v.columns.iter().map(|c| c.value.clone()).collect(),
+        sql: v.query.to_string(),
+    });
+    views.save(w)?;
+    Ok(Outcome::Done("CREATE VIEW"))
+}
+
 fn drop(
     w: &mut WriteTxn,
     object: ObjectKind,
@@ -468,7 +513,23 @@ fn drop(
         let result = match object {
             ObjectKind::Table => w.drop_table(&name.value),
             ObjectKind::Index => w.drop_index(&name.value),
-            ObjectKind::View => return unsupported("views are not supported yet"),
+            ObjectKind::View => {
+                let mut views =
+                    Views::of(w.catalog()).map_err(|e| SqlError::Unsupported(e.to_string()))?;
+                let before = views.views.len();
+                views.views.retain(|v| v.name != name.value);
+                if views.views.len() == before {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(bind::BindError {
+                        message: format!("view \"{}\" does not exist", name.value),
+                        span: name.span,
+                    }
+                    .into());
+                }
+                views.save(w).map_err(heliosdb_core::Error::from)
+            }
         };
         match result {
             Err(
