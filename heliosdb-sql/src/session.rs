@@ -528,7 +528,7 @@ fn drop(
                     }
                     .into());
                 }
-                views.save(w).map_err(heliosdb_core::Error::from)
+                views.save(w)
             }
         };
         match result {
