@@ -217,11 +217,18 @@ fn meta(
         }
         "\\dt" => {
             let r = session.database().begin_read()?;
-            let rows: Vec<Vec<Value>> = r
+            let mut rows: Vec<Vec<Value>> = r
                 .catalog()
                 .tables()
                 .map(|t| vec![Value::Text(t.name.clone()), Value::Text("table".into())])
                 .collect();
+            let views = heliosdb_nano::sql::views::Views::of(r.catalog())?;
+            rows.extend(
+                views
+                    .views
+                    .iter()
+                    .map(|v| vec![Value::Text(v.name.clone()), Value::Text("view".into())]),
+            );
             output::print_rows(&["name", "type"], &rows, Format::Table, out)?;
         }
         "\\d" => match words.next() {
