@@ -1705,8 +1705,7 @@ fn sort_key(expr: Expr, item: &ast::OrderByItem) -> SortKey {
 /// both, and into a table scan's primary-key range. Without this a comma join of eight
 /// tables would build their whole cross product before filtering it.
 fn push_down(catalog: &Catalog, plan: Plan, predicate: Expr) -> Plan {
-    let mut parts = Vec::new();
-    conjuncts(&predicate, &mut parts);
+    let parts = predicate.conjuncts();
     let parts = parts.into_iter().cloned().collect();
     push_filter(catalog, plan, parts)
 }
@@ -1914,8 +1913,7 @@ fn join_ordered(catalog: &Catalog, items: Vec<(Plan, Scope)>, predicate: Expr) -
         .collect();
     let total: usize = widths.iter().sum();
     let item_of = |col: usize| offsets.iter().rposition(|&o| o <= col).unwrap_or(0);
-    let mut parts = Vec::new();
-    conjuncts(&predicate, &mut parts);
+    let parts = predicate.conjuncts();
     // Each pushable conjunct with the set of items it reads; the rest stay on top.
     let mut pushable: Vec<(Expr, Vec<usize>)> = Vec::new();
     let mut above = Vec::new();
@@ -2087,16 +2085,6 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
     }
 }
 
-fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::And(a, b) => {
-            conjuncts(a, out);
-            conjuncts(b, out);
-        }
-        other => out.push(other),
-    }
-}
-
 /// `column op literal` (either way round), with the literal of the column's own type, so
 /// that key order and value order agree.
 fn column_vs_literal(e: &Expr, column: usize, ty: DataType) -> Option<(CmpOp, &Value)> {
@@ -2200,8 +2188,7 @@ pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option
     if table.has_rowid() {
         return None;
     }
-    let mut parts = Vec::new();
-    conjuncts(predicate, &mut parts);
+    let parts = predicate.conjuncts();
     range_on(table, &table.primary_key, &parts).map(|(r, _)| r)
 }
 
@@ -2211,8 +2198,7 @@ pub fn access_path(
     table: &heliosdb_core::TableSchema,
     predicate: &Expr,
 ) -> Option<(Option<String>, KeyRange)> {
-    let mut parts = Vec::new();
-    conjuncts(predicate, &mut parts);
+    let parts = predicate.conjuncts();
     let mut best: Option<(Option<String>, KeyRange, usize)> = None;
     if !table.has_rowid()
         && let Some((range, score)) = range_on(table, &table.primary_key, &parts)

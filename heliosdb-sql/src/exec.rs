@@ -177,6 +177,72 @@ impl AggState {
     }
 }
 
+/// A hash of a join's right rows on the columns its condition equates with left columns:
+/// a nested loop then only tries rows whose keys are equal.
+struct HashSide {
+    /// `(left column, right column)` pairs of `left = right` conjuncts.
+    pairs: Vec<(usize, usize)>,
+    rows: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+/// A value for hashing as `=` compares it: integral reals equal integers.
+fn join_key(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e18 => Some(Value::Integer(*r as i64)),
+        other => Some(other.clone()),
+    }
+}
+
+impl HashSide {
+    fn build(on: Option<&Expr>, left_width: usize, right: &[Row]) -> Option<HashSide> {
+        let parts = on?.conjuncts();
+        let pairs: Vec<(usize, usize)> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Expr::Compare(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
+                    (Expr::Column(x), Expr::Column(y)) if *x < left_width && *y >= left_width => {
+                        Some((*x, *y - left_width))
+                    }
+                    (Expr::Column(y), Expr::Column(x)) if *x < left_width && *y >= left_width => {
+                        Some((*x, *y - left_width))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        // Hashing pays only past a handful of rows.
+        if pairs.is_empty() || right.len() < 8 {
+            return None;
+        }
+        let mut rows: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, r) in right.iter().enumerate() {
+            let key: Option<Vec<Value>> = pairs
+                .iter()
+                .map(|&(_, rc)| r.get(rc).and_then(join_key))
+                .collect();
+            // A NULL key equals nothing.
+            if let Some(key) = key {
+                rows.entry(row_key(&key)).or_default().push(i);
+            }
+        }
+        Some(HashSide { pairs, rows })
+    }
+
+    fn probe(&self, left: &[Value]) -> &[usize] {
+        let key: Option<Vec<Value>> = self
+            .pairs
+            .iter()
+            .map(|&(lc, _)| left.get(lc).and_then(join_key))
+            .collect();
+        match key.and_then(|k| self.rows.get(&row_key(&k))) {
+            Some(hits) => hits,
+            None => &[],
+        }
+    }
+}
+
 impl<'a> Executor<'a> {
     pub fn new(source: &'a dyn Source, params: &'a [Value]) -> Self {
         Executor {
@@ -239,12 +305,19 @@ impl<'a> Executor<'a> {
                 let right: Vec<Row> = self.collect(right)?;
                 let left = self.execute(left)?;
                 let (kind, width) = (*kind, *right_width);
+                // Built at the first left row, when the left width is known.
+                let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
                 Box::new(
-                    left.map(move |l| self.join_one(l?, &right, kind, on.as_ref(), width))
-                        .flat_map(|joined| match joined {
-                            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-                            Err(e) => vec![Err(e)],
-                        }),
+                    left.map(move |l| {
+                        let l = l?;
+                        let side =
+                            hash.get_or_init(|| HashSide::build(on.as_ref(), l.len(), &right));
+                        self.join_one(l, &right, side.as_ref(), kind, on.as_ref(), width)
+                    })
+                    .flat_map(|joined| match joined {
+                        Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                        Err(e) => vec![Err(e)],
+                    }),
                 )
             }
             Plan::Aggregate {
@@ -289,12 +362,18 @@ impl<'a> Executor<'a> {
         &self,
         left: Row,
         right: &[Row],
+        hash: Option<&HashSide>,
         kind: JoinKind,
         on: Option<&Expr>,
         right_width: usize,
     ) -> Result<Vec<Row>> {
         let mut out = Vec::new();
-        for r in right {
+        // With a hash on the equality columns, only rows with equal keys can match.
+        let candidates: Box<dyn Iterator<Item = &Row>> = match hash {
+            Some(h) => Box::new(h.probe(&left).iter().map(|&i| &right[i])),
+            None => Box::new(right.iter()),
+        };
+        for r in candidates {
             let mut joined = Vec::with_capacity(left.len() + r.len());
             joined.extend_from_slice(&left);
             joined.extend_from_slice(r);

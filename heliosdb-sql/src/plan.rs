@@ -100,6 +100,22 @@ impl Expr {
     pub fn boxed(self) -> Box<Expr> {
         Box::new(self)
     }
+
+    /// The operands of a chain of ANDs (the expression itself if it is not an AND).
+    pub fn conjuncts(&self) -> Vec<&Expr> {
+        fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+            match e {
+                Expr::And(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                other => out.push(other),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -364,3 +364,60 @@ fn secondary_indexes_and_between_narrow_scans() {
             .contains("Primary Key Lookup")
     );
 }
+
+#[test]
+fn equi_joins_hash_the_right_side_with_sql_equality() {
+    let mut s = session();
+    run(&mut s, "CREATE TABLE l (id INT PRIMARY KEY, k INT)");
+    run(
+        &mut s,
+        "CREATE TABLE r (id INT PRIMARY KEY, k REAL, tag TEXT)",
+    );
+    let left: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "({i}, {})",
+                if i == 5 {
+                    "NULL".into()
+                } else {
+                    (i % 7).to_string()
+                }
+            )
+        })
+        .collect();
+    run(&mut s, &format!("INSERT INTO l VALUES {}", left.join(",")));
+    // Right keys are reals: 3.0 must equal the integer 3; 2.5 equals nothing; NULL neither.
+    let right: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                "({i}, {}, 't{i}')",
+                match i {
+                    0 => "NULL".to_string(),
+                    1 => "2.5".to_string(),
+                    i => format!("{}.0", i % 7),
+                }
+            )
+        })
+        .collect();
+    run(&mut s, &format!("INSERT INTO r VALUES {}", right.join(",")));
+    let hashed = run(
+        &mut s,
+        "SELECT l.id, r.tag FROM l JOIN r ON l.k = r.k AND r.id > 2 ORDER BY 1, 2",
+    );
+    // The same join computed without the equality (so no hash): must agree.
+    let plain = run(
+        &mut s,
+        "SELECT l.id, r.tag FROM l JOIN r ON r.id > 2 WHERE l.k - r.k = 0 ORDER BY 1, 2",
+    );
+    assert_eq!(hashed, plain);
+    assert!(
+        hashed.contains("3|t3") && hashed.contains("3|t10"),
+        "{hashed}"
+    );
+    // LEFT JOIN keeps unmatched rows, including the NULL key.
+    let left_join = run(
+        &mut s,
+        "SELECT l.id, r.tag FROM l LEFT JOIN r ON l.k = r.k WHERE l.id IN (0, 5) ORDER BY 1",
+    );
+    assert_eq!(left_join, "0|t7\n5|NULL");
+}
