@@ -58,7 +58,7 @@ pub fn import(db: &Database, table: &str, file: &Path) -> Result<()> {
         w.insert(table, &row)
             .with_context(|| format!("line {line}"))?;
         count += 1;
-        if count % 1024 == 0 {
+        if count.is_multiple_of(1024) {
             bar.set_position(record.position().map_or(0, csv::Position::byte));
         }
     }
