@@ -625,6 +625,15 @@ fn returning(
     Ok(Some((exprs, columns)))
 }
 
+/// RETURNING's values for one row.
+fn project(w: &WriteTxn, params: &[Value], exprs: &[Expr], row: &[Value]) -> Result<Row> {
+    let ex = Executor::new(w, params);
+    Ok(exprs
+        .iter()
+        .map(|e| ex.eval(e, row))
+        .collect::<Result<Row, _>>()?)
+}
+
 fn finish_dml(
     command: &'static str,
     count: u64,
@@ -715,13 +724,7 @@ fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome
         if let Some(row) = written {
             count += 1;
             if let Some((exprs, _)) = &ret {
-                let ex = Executor::new(&*w, params);
-                returned.push(
-                    exprs
-                        .iter()
-                        .map(|e| ex.eval(e, &row))
-                        .collect::<Result<Row, _>>()?,
-                );
+                returned.push(project(w, params, exprs, &row)?);
             }
         }
     }
@@ -951,13 +954,7 @@ fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome
     for (key, new) in changes {
         w.update(&schema.name, &key, &new)?;
         if let Some((exprs, _)) = &ret {
-            let ex = Executor::new(&*w, params);
-            returned.push(
-                exprs
-                    .iter()
-                    .map(|e| ex.eval(e, &new))
-                    .collect::<Result<Row, _>>()?,
-            );
+            returned.push(project(w, params, exprs, &new)?);
         }
     }
     Ok(finish_dml("UPDATE", count, ret, returned))
@@ -969,14 +966,8 @@ fn delete(w: &mut WriteTxn, d: &ast::Delete, params: &[Value]) -> Result<Outcome
     let targets = matching_rows(w, &schema, d.selection.as_ref(), params)?;
     let mut returned = Vec::new();
     if let Some((exprs, _)) = &ret {
-        let ex = Executor::new(&*w, params);
         for (_, old) in &targets {
-            returned.push(
-                exprs
-                    .iter()
-                    .map(|e| ex.eval(e, old))
-                    .collect::<Result<Row, _>>()?,
-            );
+            returned.push(project(w, params, exprs, old)?);
         }
     }
     for (key, _) in &targets {
