@@ -101,6 +101,9 @@ pub struct Binder<'c> {
     views: Option<crate::views::Views>,
     /// Views being expanded, to refuse a view that refers to itself.
     expanding: Vec<String>,
+    /// The statement's parameter values, when known: plans are bound per execution, so a
+    /// parameter binds as its value and key ranges and folding can use it.
+    params: Vec<Value>,
 }
 
 fn core_type(t: &ast::DataType) -> Result<DataType> {
@@ -224,7 +227,14 @@ impl<'c> Binder<'c> {
             grouping: None,
             views: None,
             expanding: Vec::new(),
+            params: Vec::new(),
         }
+    }
+
+    /// Binds `$n` as the value given for it (still typed as unknown, as a parameter is).
+    pub fn with_params(mut self, params: &[Value]) -> Self {
+        self.params = params.to_vec();
+        self
     }
 
     /// The view called `name`, if there is one.
@@ -1020,7 +1030,10 @@ impl<'c> Binder<'c> {
             ExprKind::Column { table, column } => self.column(scope, table.as_ref(), column)?,
             ExprKind::Parameter(n) => match (*n as usize).checked_sub(1) {
                 Some(i) => Typed {
-                    expr: Expr::Param(i),
+                    expr: self
+                        .params
+                        .get(i)
+                        .map_or(Expr::Param(i), |v| Expr::Literal(v.clone())),
                     ty: None,
                 },
                 None => return err(span, "there is no parameter $0"),

@@ -202,7 +202,7 @@ impl Session {
     fn autocommit(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
         if let StatementKind::Query(q) = &stmt.kind {
             let r = self.db.begin_read()?;
-            let bound = Binder::new(r.catalog()).query(q)?;
+            let bound = Binder::new(r.catalog()).with_params(params).query(q)?;
             let rows = Executor::new(&r, params).collect(&bound.plan)?;
             return Ok(Outcome::Rows {
                 columns: bound.columns,
@@ -232,7 +232,7 @@ impl Session {
         };
         match &stmt.kind {
             StatementKind::Query(q) => {
-                let bound = Binder::new(w.catalog()).query(q)?;
+                let bound = Binder::new(w.catalog()).with_params(params).query(q)?;
                 let rows = Executor::new(&*w, params).collect(&bound.plan)?;
                 Ok(Outcome::Rows {
                     columns: bound.columns,
@@ -684,7 +684,7 @@ fn insert(w: &mut WriteTxn, i: &ast::Insert, params: &[Value]) -> Result<Outcome
         ast::InsertSource::DefaultValues => vec![Vec::new()],
         ast::InsertSource::Query(q) => {
             let q = with_defaults(q, &targets, &schema, &meta)?;
-            let bound: BoundQuery = Binder::new(w.catalog()).query(&q)?;
+            let bound: BoundQuery = Binder::new(w.catalog()).with_params(params).query(&q)?;
             if bound.columns.len() > targets.len() {
                 return Err(bind::BindError {
                     message: "INSERT has more expressions than target columns".into(),
@@ -803,7 +803,7 @@ fn insert_on_conflict(
             scope
                 .columns
                 .extend(table_scope(schema, "excluded").columns);
-            let mut binder = Binder::new(w.catalog());
+            let mut binder = Binder::new(w.catalog()).with_params(params);
             let mut joined = existing.clone();
             joined.extend(row.iter().cloned());
             let mut new = existing.clone();
@@ -877,7 +877,11 @@ fn matching_rows(
 ) -> Result<Vec<(Vec<Value>, Row)>> {
     let scope = table_scope(schema, &schema.name);
     let predicate = match selection {
-        Some(s) => Some(Binder::new(w.catalog()).predicate(s, &scope, "WHERE")?),
+        Some(s) => Some(
+            Binder::new(w.catalog())
+                .with_params(params)
+                .predicate(s, &scope, "WHERE")?,
+        ),
         None => None,
     };
     let range = predicate
@@ -903,7 +907,7 @@ fn update(w: &mut WriteTxn, u: &ast::Update, params: &[Value]) -> Result<Outcome
     let schema = w.catalog().table(&u.table.value)?.clone();
     let meta = SqlTableMeta::of(&schema)?;
     let scope = table_scope(&schema, &schema.name);
-    let mut binder = Binder::new(w.catalog());
+    let mut binder = Binder::new(w.catalog()).with_params(params);
     let mut sets = Vec::with_capacity(u.assignments.len());
     for a in &u.assignments {
         let at = schema
