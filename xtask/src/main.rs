@@ -4,8 +4,11 @@
 //!   SQLite's sqllogictest corpus in release.
 //! - `cargo xtask bench [--quick] [--iterations N] [--json PATH] ...`: storage benchmark of
 //!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
+//! - `cargo xtask bench-sql [--quick] [--iterations N] [--json PATH] ...`: SQL benchmark of
+//!   HeliosDB's `EmbeddedDatabase` against SQLite; rebuilds and runs itself in release mode.
 
 mod bench;
+mod bench_sql;
 mod ci;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +36,11 @@ enum Command {
     /// The benchmark itself, in the current binary (`bench` runs this from a release build).
     #[command(hide = true)]
     BenchRun(bench::BenchArgs),
+    /// SQL benchmark: HeliosDB's SQL API vs SQLite (builds and runs in release mode).
+    BenchSql(bench_sql::BenchSqlArgs),
+    /// The SQL benchmark itself, in the current binary (`bench-sql` runs this in release).
+    #[command(hide = true)]
+    BenchSqlRun(bench_sql::BenchSqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +49,8 @@ fn main() -> ExitCode {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::launch(&args),
         Command::BenchRun(args) => bench::run(&args),
+        Command::BenchSql(args) => bench_sql::launch(&args),
+        Command::BenchSqlRun(args) => bench_sql::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
