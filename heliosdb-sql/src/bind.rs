@@ -1900,6 +1900,9 @@ fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Join {
             left, right_width, ..
+        }
+        | Plan::IndexJoin {
+            left, right_width, ..
         } => plan_width(catalog, left)? + right_width,
         Plan::Aggregate {
             group_by,
@@ -2007,6 +2010,87 @@ fn join_ordered(catalog: &Catalog, items: Vec<(Plan, Scope)>, predicate: Expr) -
     }
 }
 
+/// A join whose condition equates a left column with the first column of an index (or
+/// the whole primary key) of a plainly scanned right table becomes an `IndexJoin`;
+/// anything else stays a `Join`.
+fn index_join(
+    catalog: &Catalog,
+    left: Box<Plan>,
+    right: Box<Plan>,
+    kind: JoinKind,
+    on: Option<Expr>,
+    right_width: usize,
+    left_width: usize,
+) -> Plan {
+    let plain = |left: Box<Plan>, right: Box<Plan>, on: Option<Expr>| Plan::Join {
+        left,
+        right,
+        kind,
+        on,
+        right_width,
+    };
+    let (table, right_filter) = match right.as_ref() {
+        Plan::Scan {
+            table,
+            range: (Bound::Unbounded, Bound::Unbounded),
+        } => (table.clone(), None),
+        Plan::Filter { input, predicate } => match input.as_ref() {
+            Plan::Scan {
+                table,
+                range: (Bound::Unbounded, Bound::Unbounded),
+            } => (table.clone(), Some(predicate.clone())),
+            _ => return plain(left, right, on),
+        },
+        _ => return plain(left, right, on),
+    };
+    let Ok(schema) = catalog.table(&table) else {
+        return plain(left, right, on);
+    };
+    let pairs: Vec<(usize, usize)> = on
+        .as_ref()
+        .map(|e| e.conjuncts())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| match p {
+            Expr::Compare(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
+                (Expr::Column(x), Expr::Column(y)) | (Expr::Column(y), Expr::Column(x))
+                    if *x < left_width && *y >= left_width =>
+                {
+                    Some((*x, *y - left_width))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    for (left_key, right_col) in pairs {
+        let key_type = schema.columns[right_col].data_type;
+        let index = if schema.primary_key == [right_col] {
+            Some(None)
+        } else {
+            schema
+                .indexes
+                .iter()
+                .find(|i| i.columns.first() == Some(&right_col))
+                .map(|i| Some(i.name.clone()))
+        };
+        if let Some(index) = index {
+            return Plan::IndexJoin {
+                left,
+                table,
+                index,
+                left_key,
+                key_type,
+                right_filter,
+                kind,
+                on,
+                right_width,
+            };
+        }
+    }
+    plain(left, right, on)
+}
+
 fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
     if parts.is_empty() {
         return plan;
@@ -2051,13 +2135,7 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
             let left = push_filter(catalog, *left, to_left).boxed();
             let right = push_filter(catalog, *right, to_right).boxed();
             let on = and_all(on.into_iter().chain(both).collect());
-            let join = Plan::Join {
-                left,
-                right,
-                kind,
-                on,
-                right_width,
-            };
+            let join = index_join(catalog, left, right, kind, on, right_width, left_width);
             match and_all(above) {
                 Some(predicate) => Plan::Filter {
                     input: join.boxed(),

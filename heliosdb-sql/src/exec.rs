@@ -177,6 +177,9 @@ impl AggState {
     }
 }
 
+/// An index join with more left rows than this hashes the right table instead.
+const INDEX_JOIN_LEFT_MAX: usize = 1024;
+
 /// A hash of a join's right rows on the columns its condition equates with left columns:
 /// a nested loop then only tries rows whose keys are equal.
 struct HashSide {
@@ -320,6 +323,66 @@ impl<'a> Executor<'a> {
                     }),
                 )
             }
+            Plan::IndexJoin {
+                left,
+                table,
+                index,
+                left_key,
+                key_type,
+                right_filter,
+                kind,
+                on,
+                right_width,
+            } => {
+                let mut left_rows = self.execute(left)?;
+                let mut first = Vec::new();
+                for row in left_rows.by_ref().take(INDEX_JOIN_LEFT_MAX + 1) {
+                    first.push(row?);
+                }
+                let (kind, width) = (*kind, *right_width);
+                if first.len() <= INDEX_JOIN_LEFT_MAX {
+                    // Few left rows: look each one's partners up by key.
+                    let mut out = Vec::new();
+                    for l in first {
+                        let right = self.lookup(
+                            table,
+                            index.as_deref(),
+                            *key_type,
+                            l.get(*left_key),
+                            right_filter.as_ref(),
+                        )?;
+                        out.extend(self.join_one(l, &right, None, kind, on.as_ref(), width)?);
+                    }
+                    Box::new(out.into_iter().map(Ok))
+                } else {
+                    // Many: hash the whole right table, as a plain join does.
+                    let mut right = Vec::new();
+                    for row in self.source.scan(table, &crate::plan::full_range())? {
+                        let row = row?;
+                        let keep = match right_filter {
+                            Some(f) => values::truth(&self.eval(f, &row)?)? == Some(true),
+                            None => true,
+                        };
+                        if keep {
+                            right.push(row);
+                        }
+                    }
+                    let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
+                    let rest = first.into_iter().map(Ok).chain(left_rows);
+                    Box::new(
+                        rest.map(move |l| {
+                            let l = l?;
+                            let side =
+                                hash.get_or_init(|| HashSide::build(on.as_ref(), l.len(), &right));
+                            self.join_one(l, &right, side.as_ref(), kind, on.as_ref(), width)
+                        })
+                        .flat_map(|joined| match joined {
+                            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                            Err(e) => vec![Err(e)],
+                        }),
+                    )
+                }
+            }
             Plan::Aggregate {
                 input,
                 group_by,
@@ -389,6 +452,51 @@ impl<'a> Executor<'a> {
             let mut joined = left;
             joined.extend(std::iter::repeat_n(Value::Null, right_width));
             out.push(joined);
+        }
+        Ok(out)
+    }
+
+    /// The rows of `table` whose key (`index`, or the primary key) is `value`, kept if
+    /// `filter` holds. A value of another numeric type is converted when that is exact;
+    /// NULL, or a value no key of `key_type` can equal, finds nothing.
+    fn lookup(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        key_type: heliosdb_core::DataType,
+        value: Option<&Value>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Row>> {
+        use heliosdb_core::DataType;
+        let key = match (value, key_type) {
+            (None | Some(Value::Null), _) => return Ok(Vec::new()),
+            (Some(v), ty) if v.fits(ty) => v.clone(),
+            (Some(Value::Real(r)), DataType::Integer) if r.fract() == 0.0 && r.abs() < 9.0e18 => {
+                Value::Integer(*r as i64)
+            }
+            (Some(Value::Integer(i)), DataType::Real) if i.unsigned_abs() < (1 << 53) => {
+                Value::Real(*i as f64)
+            }
+            _ => return Ok(Vec::new()),
+        };
+        let range = (
+            std::ops::Bound::Included(vec![key.clone()]),
+            std::ops::Bound::Included(vec![key]),
+        );
+        let rows = match index {
+            Some(index) => self.source.index_scan(table, index, &range)?,
+            None => self.source.scan(table, &range)?,
+        };
+        let mut out = Vec::new();
+        for row in rows {
+            let row = row?;
+            let keep = match filter {
+                Some(f) => values::truth(&self.eval(f, &row)?)? == Some(true),
+                None => true,
+            };
+            if keep {
+                out.push(row);
+            }
         }
         Ok(out)
     }

@@ -87,6 +87,26 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                 .map_or_else(String::new, |e| format!(" on {}", expr(e)));
             (format!("{kind}{on}"), vec![left, right])
         }
+        Plan::IndexJoin {
+            left,
+            table,
+            index,
+            left_key,
+            kind,
+            ..
+        } => {
+            let kind = match kind {
+                JoinKind::Inner => "Index Join",
+                JoinKind::Left => "Index Left Join",
+            };
+            let using = index
+                .as_deref()
+                .map_or_else(|| "primary key".to_string(), |i| format!("index {i}"));
+            (
+                format!("{kind} on {table} using {using} (key = #{left_key})"),
+                vec![left],
+            )
+        }
         Plan::Aggregate {
             input,
             group_by,

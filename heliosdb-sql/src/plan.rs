@@ -194,6 +194,21 @@ pub enum Plan {
         on: Option<Expr>,
         right_width: usize,
     },
+    /// A join that looks its right rows up by key: for each left row, the rows of `table`
+    /// whose index (the primary key for `None`) starts with the left row's `left_key`
+    /// value, kept if `right_filter` holds. With many left rows it hashes the whole right
+    /// table instead, as `Join` does.
+    IndexJoin {
+        left: Box<Plan>,
+        table: String,
+        index: Option<String>,
+        left_key: usize,
+        key_type: DataType,
+        right_filter: Option<Expr>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        right_width: usize,
+    },
     /// Output: the group-by values, then one value per aggregate. Without GROUP BY there is
     /// exactly one output row, even for no input.
     Aggregate {

@@ -421,3 +421,58 @@ fn equi_joins_hash_the_right_side_with_sql_equality() {
     );
     assert_eq!(left_join, "0|t7\n5|NULL");
 }
+
+#[test]
+fn joins_look_up_an_indexed_right_side_by_key() {
+    let mut s = session();
+    run(
+        &mut s,
+        "CREATE TABLE customers (id INT PRIMARY KEY, name TEXT)",
+    );
+    run(
+        &mut s,
+        "CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, amount INT)",
+    );
+    run(
+        &mut s,
+        "CREATE INDEX orders_customer ON orders (customer_id)",
+    );
+    let c: Vec<String> = (0..50).map(|i| format!("({i}, 'c{i}')")).collect();
+    run(
+        &mut s,
+        &format!("INSERT INTO customers VALUES {}", c.join(",")),
+    );
+    let o: Vec<String> = (0..500)
+        .map(|i| {
+            format!(
+                "({i}, {}, {i})",
+                if i % 97 == 0 {
+                    "NULL".into()
+                } else {
+                    (i % 60).to_string()
+                }
+            )
+        })
+        .collect();
+    run(
+        &mut s,
+        &format!("INSERT INTO orders VALUES {}", o.join(",")),
+    );
+    let sql = "SELECT c.name, sum(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id BETWEEN 10 AND 12 GROUP BY c.name ORDER BY 1";
+    let plan = run(&mut s, &format!("EXPLAIN {sql}"));
+    assert!(
+        plan.contains("Index Join on orders using index orders_customer"),
+        "{plan}"
+    );
+    // The same answer as a join that cannot use the index.
+    let slow = "SELECT c.name, sum(o.amount) FROM customers c JOIN orders o ON o.customer_id + 0 = c.id WHERE c.id BETWEEN 10 AND 12 GROUP BY c.name ORDER BY 1";
+    assert_eq!(run(&mut s, sql), run(&mut s, slow));
+    assert_eq!(run(&mut s, sql).lines().count(), 3);
+    // LEFT JOIN by primary key keeps unmatched rows; the right side's WHERE stays above.
+    let left = "SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id IN (55, 97, 1) ORDER BY 1";
+    assert!(
+        run(&mut s, &format!("EXPLAIN {left}"))
+            .contains("Index Left Join on customers using primary key")
+    );
+    assert_eq!(run(&mut s, left), "1|c1\n55|NULL\n97|NULL");
+}
