@@ -2046,23 +2046,10 @@ fn index_join(
     let Ok(schema) = catalog.table(&table) else {
         return plain(left, right, on);
     };
-    let pairs: Vec<(usize, usize)> = on
+    let pairs = on
         .as_ref()
-        .map(|e| e.conjuncts())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| match p {
-            Expr::Compare(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
-                (Expr::Column(x), Expr::Column(y)) | (Expr::Column(y), Expr::Column(x))
-                    if *x < left_width && *y >= left_width =>
-                {
-                    Some((*x, *y - left_width))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
+        .map(|e| e.equi_pairs(left_width))
+        .unwrap_or_default();
     for (left_key, right_col) in pairs {
         let key_type = schema.columns[right_col].data_type;
         let index = if schema.primary_key == [right_col] {

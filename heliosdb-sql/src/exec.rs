@@ -199,22 +199,7 @@ fn join_key(v: &Value) -> Option<Value> {
 
 impl HashSide {
     fn build(on: Option<&Expr>, left_width: usize, right: &[Row]) -> Option<HashSide> {
-        let parts = on?.conjuncts();
-        let pairs: Vec<(usize, usize)> = parts
-            .iter()
-            .filter_map(|p| match p {
-                Expr::Compare(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
-                    (Expr::Column(x), Expr::Column(y)) if *x < left_width && *y >= left_width => {
-                        Some((*x, *y - left_width))
-                    }
-                    (Expr::Column(y), Expr::Column(x)) if *x < left_width && *y >= left_width => {
-                        Some((*x, *y - left_width))
-                    }
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect();
+        let pairs = on?.equi_pairs(left_width);
         // Hashing pays only past a handful of rows.
         if pairs.is_empty() || right.len() < 8 {
             return None;
@@ -306,22 +291,7 @@ impl<'a> Executor<'a> {
                 right_width,
             } => {
                 let right: Vec<Row> = self.collect(right)?;
-                let left = self.execute(left)?;
-                let (kind, width) = (*kind, *right_width);
-                // Built at the first left row, when the left width is known.
-                let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
-                Box::new(
-                    left.map(move |l| {
-                        let l = l?;
-                        let side =
-                            hash.get_or_init(|| HashSide::build(on.as_ref(), l.len(), &right));
-                        self.join_one(l, &right, side.as_ref(), kind, on.as_ref(), width)
-                    })
-                    .flat_map(|joined| match joined {
-                        Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-                        Err(e) => vec![Err(e)],
-                    }),
-                )
+                self.hash_join(self.execute(left)?, right, *kind, on.as_ref(), *right_width)
             }
             Plan::IndexJoin {
                 left,
@@ -359,28 +329,12 @@ impl<'a> Executor<'a> {
                     let mut right = Vec::new();
                     for row in self.source.scan(table, &crate::plan::full_range())? {
                         let row = row?;
-                        let keep = match right_filter {
-                            Some(f) => values::truth(&self.eval(f, &row)?)? == Some(true),
-                            None => true,
-                        };
-                        if keep {
+                        if self.holds(right_filter.as_ref(), &row)? {
                             right.push(row);
                         }
                     }
-                    let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
-                    let rest = first.into_iter().map(Ok).chain(left_rows);
-                    Box::new(
-                        rest.map(move |l| {
-                            let l = l?;
-                            let side =
-                                hash.get_or_init(|| HashSide::build(on.as_ref(), l.len(), &right));
-                            self.join_one(l, &right, side.as_ref(), kind, on.as_ref(), width)
-                        })
-                        .flat_map(|joined| match joined {
-                            Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-                            Err(e) => vec![Err(e)],
-                        }),
-                    )
+                    let rest = Box::new(first.into_iter().map(Ok).chain(left_rows));
+                    self.hash_join(rest, right, kind, on.as_ref(), width)
                 }
             }
             Plan::Aggregate {
@@ -440,11 +394,7 @@ impl<'a> Executor<'a> {
             let mut joined = Vec::with_capacity(left.len() + r.len());
             joined.extend_from_slice(&left);
             joined.extend_from_slice(r);
-            let keep = match on {
-                Some(on) => values::truth(&self.eval(on, &joined)?)? == Some(true),
-                None => true,
-            };
-            if keep {
+            if self.holds(on, &joined)? {
                 out.push(joined);
             }
         }
@@ -490,15 +440,43 @@ impl<'a> Executor<'a> {
         let mut out = Vec::new();
         for row in rows {
             let row = row?;
-            let keep = match filter {
-                Some(f) => values::truth(&self.eval(f, &row)?)? == Some(true),
-                None => true,
-            };
-            if keep {
+            if self.holds(filter, &row)? {
                 out.push(row);
             }
         }
         Ok(out)
+    }
+
+    /// Whether `condition` (none: always) is true for `row`.
+    fn holds(&self, condition: Option<&Expr>, row: &[Value]) -> Result<bool> {
+        match condition {
+            Some(c) => Ok(values::truth(&self.eval(c, row)?)? == Some(true)),
+            None => Ok(true),
+        }
+    }
+
+    /// Joins `left` with the materialized `right`, hashing `right` on the equality columns
+    /// of `on` (found at the first left row, when the left width is known).
+    fn hash_join<'p>(
+        &'p self,
+        left: Rows<'p>,
+        right: Vec<Row>,
+        kind: JoinKind,
+        on: Option<&'p Expr>,
+        width: usize,
+    ) -> Rows<'p> {
+        let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
+        Box::new(
+            left.map(move |l| {
+                let l = l?;
+                let side = hash.get_or_init(|| HashSide::build(on, l.len(), &right));
+                self.join_one(l, &right, side.as_ref(), kind, on, width)
+            })
+            .flat_map(|joined| match joined {
+                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }),
+        )
     }
 
     /// LIMIT and OFFSET arguments: a non-negative count, or no limit for NULL.

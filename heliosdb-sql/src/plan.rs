@@ -116,6 +116,26 @@ impl Expr {
         walk(self, &mut out);
         out
     }
+
+    /// The `(left column, right column)` pairs of conjuncts `left = right` in a join
+    /// condition over a row whose first `left_width` columns come from the left side
+    /// (right columns counted from the right side's start).
+    pub fn equi_pairs(&self, left_width: usize) -> Vec<(usize, usize)> {
+        self.conjuncts()
+            .into_iter()
+            .filter_map(|p| match p {
+                Expr::Compare(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
+                    (Expr::Column(x), Expr::Column(y)) | (Expr::Column(y), Expr::Column(x))
+                        if *x < left_width && *y >= left_width =>
+                    {
+                        Some((*x, *y - left_width))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
