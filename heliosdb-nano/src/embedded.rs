@@ -173,6 +173,25 @@ impl Transaction {
         ))
     }
 
+    /// Runs a prepared statement inside this transaction (no parsing); returns the rows
+    /// affected.
+    pub fn execute_prepared(
+        &mut self,
+        statement: &PreparedStatement,
+        params: &[Value],
+    ) -> SqlResult<u64> {
+        Ok(affected(&self.session.run(&statement.statement, params)?))
+    }
+
+    /// Runs a prepared query inside this transaction.
+    pub fn query_prepared(
+        &mut self,
+        statement: &PreparedStatement,
+        params: &[Value],
+    ) -> SqlResult<Rows> {
+        Ok(rows(self.session.run(&statement.statement, params)?))
+    }
+
     /// Commits; if a statement failed, the transaction was aborted and this rolls back
     /// and says so.
     pub fn commit(mut self) -> SqlResult<()> {

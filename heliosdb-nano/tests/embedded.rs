@@ -73,3 +73,29 @@ fn transactions_commit_roll_back_and_roll_back_on_drop() {
     assert!(matches!(tx.commit(), Err(SqlError::Aborted)));
     assert_eq!(count(&db), 2);
 }
+
+#[test]
+fn prepared_statements_run_inside_a_transaction() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    db.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)", &[])
+        .unwrap();
+    let insert = db.prepare("INSERT INTO t VALUES ($1, $2)").unwrap();
+    let select = db.prepare("SELECT v FROM t WHERE id = $1").unwrap();
+    let mut tx = db.transaction().unwrap();
+    for i in 0..5i64 {
+        assert_eq!(
+            tx.execute_prepared(&insert, &[i.into(), format!("v{i}").into()])
+                .unwrap(),
+            1
+        );
+    }
+    let rows = tx.query_prepared(&select, &[3.into()]).unwrap();
+    assert_eq!(rows.rows[0].get::<String>(0).unwrap(), "v3");
+    tx.commit().unwrap();
+    assert_eq!(
+        select.query(&[4.into()]).unwrap().rows[0]
+            .get::<String>(0)
+            .unwrap(),
+        "v4"
+    );
+}

@@ -5,11 +5,9 @@
 //! - 1: `rows` inserts into `t(id INTEGER PRIMARY KEY, k INTEGER, v TEXT)` (ids a random
 //!   permutation of 1..=rows, v 50 bytes) in one transaction, on a fresh database each
 //!   iteration, in three variants: (a) one INSERT per row — SQLite's prepared statement,
-//!   HeliosDB's `Transaction::execute`, which parses the SQL on every call (the only way to
-//!   run a parameterized statement inside a transaction through the public API today);
+//!   HeliosDB's `Transaction::execute`, which parses the SQL on every call;
 //!   (b) 1000-row multi-row INSERTs with parameters, both engines; (c) one INSERT per row
-//!   parsed once, run by `heliosdb_sql::session::Session::run` inside the transaction — an
-//!   internal API, shown to separate parsing from execution;
+//!   prepared once and run with `Transaction::execute_prepared`;
 //! - 2: `reads` `SELECT v FROM t WHERE id = ?` with random ids, each an autocommit statement;
 //! - 3: `scans` × `SELECT count(*), sum(k) FROM t WHERE id BETWEEN a AND b AND k % 7 = 3`
 //!   over ranges of 10% of the table;
@@ -485,7 +483,7 @@ pub enum InsertHow {
     PerRow,
     /// Multi-row INSERTs of BATCH rows.
     Batched,
-    /// One INSERT per row, parsed once (HeliosDB: internal `Session::run`).
+    /// One INSERT per row, prepared once (HeliosDB: `Transaction::execute_prepared`).
     ParsedOnce,
 }
 
@@ -558,7 +556,7 @@ impl Workload {
             Workload::InsertPerRow => format!("{id} {} inserts 1 txn, per row", c.rows),
             Workload::InsertBatched => format!("{id} {} inserts 1 txn, {BATCH}/stmt", c.rows),
             Workload::InsertParsedOnce => {
-                format!("{id} {} inserts 1 txn, parsed once*", c.rows)
+                format!("{id} {} inserts 1 txn, prepared once", c.rows)
             }
             Workload::PointSelects => format!("{id} {} pk selects", c.reads),
             Workload::RangeScans => format!("{id} {} range scans 10%", c.scans),

@@ -6,8 +6,6 @@
 use std::path::Path;
 
 use anyhow::{Result, bail, ensure};
-use heliosdb_nano::sql::parser::parse_one;
-use heliosdb_nano::sql::session::{Outcome, Session};
 use heliosdb_nano::{EmbeddedDatabase, Value};
 
 use super::{
@@ -98,24 +96,18 @@ impl Engine for Ours {
             }
             InsertHow::Batched => self.batched(&data.t_rows())?,
             InsertHow::ParsedOnce => {
-                // heliosdb-sql's session, which `Transaction` wraps: BEGIN, the parsed
-                // statement run per row, COMMIT.
-                let mut session = Session::new(self.db.database().clone());
-                session.execute("BEGIN", &[])?;
-                let insert = parse_one(Q_INSERT)?;
+                // A prepared statement run inside the transaction: parsed once.
+                let insert = self.db.prepare(Q_INSERT)?;
+                let mut tx = self.db.transaction()?;
                 for (id, k, v) in &data.t {
                     let params = [
                         Value::Integer(*id),
                         Value::Integer(*k),
                         Value::Text(v.clone()),
                     ];
-                    session.run(&insert, &params)?;
+                    tx.execute_prepared(&insert, &params)?;
                 }
-                let outcome = session.execute("COMMIT", &[])?;
-                ensure!(
-                    matches!(outcome.last(), Some(Outcome::Done("COMMIT"))),
-                    "ours: COMMIT did not commit: {outcome:?}"
-                );
+                tx.commit()?;
             }
         }
         Ok(())

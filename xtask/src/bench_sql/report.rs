@@ -104,8 +104,8 @@ impl Results {
              sqlite a prepared statement."
         );
         println!(
-            "1c*: ours runs the INSERT parsed once through heliosdb-sql's Session::run inside \
-             the transaction (internal API); sqlite as in 1a."
+            "1c: ours runs the INSERT prepared once with Transaction::execute_prepared; \
+             sqlite as in 1a."
         );
         println!(
             "2-5: prepared statements, each execution its own autocommit read; 5 joins ranges \
