@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
 
@@ -66,10 +67,26 @@ pub struct ReadTxn {
     inner: Arc<Inner>,
     catalog: Arc<Catalog>,
     horizon: Hlc,
+    txn: redb::ReadTransaction,
     rows: RawReadTable,
-    history: RawReadTable,
-    index: RawReadTable,
-    log: RawReadTable,
+    // Opened on first use: a point read needs only `rows`, and opening a redb table costs
+    // about as much as the read.
+    history: OnceLock<RawReadTable>,
+    index: OnceLock<RawReadTable>,
+    log: OnceLock<RawReadTable>,
+}
+
+/// The table in `cell`, opened from `txn` the first time.
+fn lazy<'c>(
+    cell: &'c OnceLock<RawReadTable>,
+    txn: &redb::ReadTransaction,
+    definition: crate::db::Tbl,
+) -> Result<&'c RawReadTable> {
+    if let Some(table) = cell.get() {
+        return Ok(table);
+    }
+    let table = txn.open_table(definition)?;
+    Ok(cell.get_or_init(|| table))
 }
 
 impl ReadTxn {
@@ -84,11 +101,24 @@ impl ReadTxn {
             catalog,
             horizon,
             rows: txn.open_table(ROWS)?,
-            history: txn.open_table(HISTORY)?,
-            index: txn.open_table(INDEX)?,
-            log: txn.open_table(LOG)?,
+            history: OnceLock::new(),
+            index: OnceLock::new(),
+            log: OnceLock::new(),
+            txn,
             inner,
         })
+    }
+
+    fn history(&self) -> Result<&RawReadTable> {
+        lazy(&self.history, &self.txn, HISTORY)
+    }
+
+    fn index(&self) -> Result<&RawReadTable> {
+        lazy(&self.index, &self.txn, INDEX)
+    }
+
+    fn log(&self) -> Result<&RawReadTable> {
+        lazy(&self.log, &self.txn, LOG)
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -155,7 +185,7 @@ impl ReadTxn {
                 .index(index)
                 .ok_or_else(|| Error::IndexNotFound(index.into()))?;
             let (start, end) = key_bounds(index.id.to_be_bytes(), range);
-            let entries = self.index.range::<&[u8]>((
+            let entries = self.index()?.range::<&[u8]>((
                 start.as_ref().map(Vec::as_slice),
                 end.as_ref().map(Vec::as_slice),
             ))?;
@@ -198,7 +228,7 @@ impl ReadTxn {
             let mut end = pk_key;
             end.extend_from_slice(&u64::MAX.to_be_bytes());
             if let Some(entry) = self
-                .history
+                .history()?
                 .range(start.as_slice()..=end.as_slice())?
                 .next()
             {
@@ -219,7 +249,7 @@ impl ReadTxn {
             let prefix = table.id.to_be_bytes();
             let end = key::prefix_end(&prefix);
             let current = self.rows.range(&prefix[..]..end.as_slice())?;
-            let history = self.history.range(&prefix[..]..end.as_slice())?;
+            let history = self.history()?.range(&prefix[..]..end.as_slice())?;
             Ok(AsOfScan {
                 table,
                 at,
@@ -246,7 +276,7 @@ impl ReadTxn {
             };
             // Begin at the chunk that holds `start`, if the commit has one before it.
             let mut from = start.to_key();
-            if let Some(entry) = self.log.range(..=&from[..])?.next_back() {
+            if let Some(entry) = self.log()?.range(..=&from[..])?.next_back() {
                 let (k, _) = entry?;
                 let chunk = LogPosition::from_key(k.value())?;
                 if chunk.commit_seq == start.commit_seq {
@@ -255,7 +285,7 @@ impl ReadTxn {
             }
             let mut out = Vec::new();
             let mut header: Option<(u64, log::CommitHeader)> = None;
-            for entry in self.log.range(&from[..]..)? {
+            for entry in self.log()?.range(&from[..]..)? {
                 if out.len() >= limit {
                     break;
                 }
@@ -303,7 +333,7 @@ impl ReadTxn {
             index: 0,
         };
         let missing = || Error::Corrupt(format!("commit {commit_seq} has no header"));
-        let chunk = self.log.get(&at.to_key()[..])?.ok_or_else(missing)?;
+        let chunk = self.log()?.get(&at.to_key()[..])?.ok_or_else(missing)?;
         let records = log::chunk_records(chunk.value())?;
         log::decode_commit_header(records.first().ok_or_else(missing)?)
     }
@@ -316,7 +346,7 @@ impl ReadTxn {
     /// The sequence number of the last commit in this snapshot (0 for none).
     pub fn last_commit_seq(&self) -> Result<u64> {
         fence(|| {
-            Ok(match self.log.last()? {
+            Ok(match self.log()?.last()? {
                 Some((k, _)) => LogPosition::from_key(k.value())?.commit_seq,
                 None => 0,
             })
