@@ -16,7 +16,7 @@ use crate::ast::{
 use crate::bind::{self, Binder, BoundQuery, OutputColumn, Scope, ScopeColumn};
 use crate::constraints::{self, SqlTableMeta};
 use crate::exec::{Executor, Row};
-use crate::plan::{Expr, Plan};
+use crate::plan::Expr;
 use crate::values;
 use crate::views::{View, Views};
 
@@ -832,14 +832,10 @@ fn insert_on_conflict(
             }
             let rules = constraints::Bound::new(w, schema)?;
             rules.check(&Executor::new(&*w, params), &new)?;
-            w.update(&schema.name, &existing_key(schema, &existing), &new)?;
+            w.update(&schema.name, &pk_of(schema, &existing), &new)?;
             Ok(Some(new))
         }
     }
-}
-
-fn existing_key(schema: &heliosdb_core::TableSchema, row: &[Value]) -> Vec<Value> {
-    pk_of(schema, row)
 }
 
 fn conflicting_row(
@@ -978,14 +974,4 @@ fn delete(w: &mut WriteTxn, d: &ast::Delete, params: &[Value]) -> Result<Outcome
         w.delete(&schema.name, key)?;
     }
     Ok(finish_dml("DELETE", targets.len() as u64, ret, returned))
-}
-
-/// The plan a query would run, for tests and EXPLAIN.
-pub fn plan_of(db: &Database, sql: &str) -> Result<Plan> {
-    let stmt = crate::parser::parse_one(sql)?;
-    let StatementKind::Query(q) = &stmt.kind else {
-        return unsupported("not a query");
-    };
-    let r = db.begin_read()?;
-    Ok(Binder::new(r.catalog()).query(q)?.plan)
 }
