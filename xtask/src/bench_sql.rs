@@ -29,9 +29,7 @@ mod ours;
 mod report;
 mod sqlite;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -83,29 +81,7 @@ pub fn launch(args: &BenchSqlArgs) -> Result<()> {
     if !cfg!(debug_assertions) {
         return run(args);
     }
-    let root = crate::workspace_root();
-    let cargo = crate::cargo();
-    // Everything after `bench-sql` on our command line, passed on unchanged.
-    let forwarded: Vec<OsString> = std::env::args_os()
-        .skip_while(|a| a != "bench-sql")
-        .skip(1)
-        .collect();
-    let mut cmd = Command::new(&cargo);
-    cmd.arg("run")
-        .arg("--release")
-        .arg("--quiet")
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .args(["--package", "xtask"]);
-    cmd.args(["--", "bench-sql-run"]).args(&forwarded);
-    eprintln!("bench-sql: building xtask in release mode and running the benchmark ...");
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start {}", cargo.display()))?;
-    if !status.success() {
-        bail!("release benchmark run failed ({status})");
-    }
-    Ok(())
+    crate::bench::relaunch_release("bench-sql", "bench-sql-run")
 }
 
 /// Sizes and repetitions after defaults are applied.

@@ -13,7 +13,7 @@
 
 mod ours;
 mod raw_redb;
-mod report;
+pub(crate) mod report;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -82,11 +82,16 @@ pub fn launch(args: &BenchArgs) -> Result<()> {
     if !cfg!(debug_assertions) {
         return run(args);
     }
+    relaunch_release("bench", "bench-run")
+}
+
+/// Runs `cargo run --release -p xtask -- <run_command>` with everything that followed
+/// `command` on our command line, so benchmarks always measure optimized code.
+pub fn relaunch_release(command: &str, run_command: &str) -> Result<()> {
     let root = crate::workspace_root();
     let cargo = crate::cargo();
-    // Everything after `bench` on our command line, passed on unchanged.
     let forwarded: Vec<OsString> = std::env::args_os()
-        .skip_while(|a| a != "bench")
+        .skip_while(|a| a != command)
         .skip(1)
         .collect();
     let mut cmd = Command::new(&cargo);
@@ -96,8 +101,8 @@ pub fn launch(args: &BenchArgs) -> Result<()> {
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .args(["--package", "xtask"]);
-    cmd.args(["--", "bench-run"]).args(&forwarded);
-    eprintln!("bench: building xtask in release mode and running the benchmark ...");
+    cmd.args(["--", run_command]).args(&forwarded);
+    eprintln!("{command}: building xtask in release mode and running the benchmark ...");
     let status = cmd
         .status()
         .with_context(|| format!("could not start {}", cargo.display()))?;

@@ -20,7 +20,7 @@ pub fn median(samples: &[Duration]) -> Duration {
     }
 }
 
-/// One workload's outcome. Engines that were not built have no entry (`None`).
+/// One workload's outcome. An engine without samples for it has no entry (`None`).
 pub struct Row {
     pub workload: Workload,
     pub label: String,

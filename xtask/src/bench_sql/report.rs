@@ -1,24 +1,10 @@
 //! Medians, the results table and the JSON file.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use super::{Config, ENGINES, JOIN_WIDTH, Samples, V_LEN, Workload};
 
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-pub fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2
-    }
-}
+pub use crate::bench::report::{median, ms};
 
 /// One workload's outcome: per engine (ENGINES order) all samples and the median, in ms.
 pub struct Row {
