@@ -149,6 +149,38 @@ impl<'t> StoredRow<'t> {
         decode_row(self.table, self.bytes())
     }
 
+    /// Decodes the row into `out` (cleared first), one value per table column; with
+    /// `wanted`, only the columns marked true are decoded and the others read as NULL, so
+    /// a scan that needs two integers of a wide row allocates nothing for the rest.
+    pub fn decode_into(&self, wanted: Option<&[bool]>, out: &mut Vec<Value>) -> Result<()> {
+        let bytes = self.bytes();
+        let (_, n) = row_header(bytes)?;
+        let columns = &self.table.columns;
+        if n > columns.len() {
+            return Err(Error::Corrupt(format!(
+                "a row of {} has {n} values but the table has {} columns",
+                self.table.name,
+                columns.len()
+            )));
+        }
+        out.clear();
+        let start = values_start(self.table);
+        let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
+        for i in 0..n {
+            if wanted.is_none_or(|w| w.get(i).copied().unwrap_or(true)) {
+                out.push(r.value_ref()?.to_owned());
+            } else {
+                r.skip_value()?;
+                out.push(Value::Null);
+            }
+        }
+        if !r.is_empty() {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        out.extend(columns[n..].iter().map(|c| c.backfill.clone()));
+        Ok(())
+    }
+
     pub fn table(&self) -> &TableSchema {
         self.table
     }

@@ -396,10 +396,25 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Skips one value.
+    /// Skips one value, checking its framing but not its contents (a text that is not
+    /// read is not checked for UTF-8).
     #[inline]
     pub(crate) fn skip_value(&mut self) -> Result<()> {
-        self.value_ref().map(|_| ())
+        match self.u8()? {
+            TAG_NULL | TAG_FALSE | TAG_TRUE => {}
+            TAG_INTEGER | TAG_REAL | TAG_TIMESTAMP => {
+                self.take(8)?;
+            }
+            TAG_TEXT | TAG_BLOB => {
+                self.len_prefixed()?;
+            }
+            _ => {
+                // Vectors and unknown tags: value_ref checks them.
+                self.pos -= 1;
+                self.value_ref()?;
+            }
+        }
+        Ok(())
     }
 }
 

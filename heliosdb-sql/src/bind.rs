@@ -549,6 +549,7 @@ impl<'c> Binder<'c> {
                         Plan::Scan {
                             table: table.name.clone(),
                             range: full_range(),
+                            columns: None,
                         },
                         cols,
                     )
@@ -1731,7 +1732,7 @@ fn and_all(parts: Vec<Expr>) -> Option<Expr> {
 
 /// The columns of the current row an expression reads; `None` if it holds a subquery or
 /// an outer reference, which must stay where the whole row is.
-fn columns_read(e: &Expr, out: &mut Vec<usize>) -> Option<()> {
+pub(crate) fn columns_read(e: &Expr, out: &mut Vec<usize>) -> Option<()> {
     match e {
         Expr::Column(i) => out.push(*i),
         Expr::Literal(_) | Expr::Param(_) => {}
@@ -1886,7 +1887,7 @@ fn map_columns(e: Expr, to: &dyn Fn(usize) -> usize) -> Expr {
 }
 
 /// How many columns a plan's rows have.
-fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
+pub(crate) fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
     Some(match plan {
         Plan::Unit => 0,
         Plan::Values { rows } => rows.first().map_or(0, Vec::len),
@@ -2033,11 +2034,13 @@ fn index_join(
         Plan::Scan {
             table,
             range: (Bound::Unbounded, Bound::Unbounded),
+            ..
         } => (table.clone(), None),
         Plan::Filter { input, predicate } => match input.as_ref() {
             Plan::Scan {
                 table,
                 range: (Bound::Unbounded, Bound::Unbounded),
+                ..
             } => (table.clone(), Some(predicate.clone())),
             _ => return plain(left, right, on),
         },
@@ -2131,26 +2134,55 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
                 None => join,
             }
         }
-        Plan::Scan { table, range } => {
-            let Some(predicate) = and_all(parts) else {
-                return Plan::Scan { table, range };
+        Plan::Scan {
+            table,
+            range,
+            columns,
+        } => {
+            let path = catalog.table(&table).ok().and_then(|t| {
+                let refs: Vec<&Expr> = parts.iter().collect();
+                access_path(t, &refs)
+            });
+            let (scan, covered) = match path {
+                Some((None, access)) => (
+                    Plan::Scan {
+                        table,
+                        range: access.range,
+                        columns,
+                    },
+                    access.covered,
+                ),
+                Some((Some(index), access)) => (
+                    Plan::IndexScan {
+                        table,
+                        index,
+                        range: access.range,
+                        columns,
+                    },
+                    access.covered,
+                ),
+                None => (
+                    Plan::Scan {
+                        table,
+                        range,
+                        columns,
+                    },
+                    Vec::new(),
+                ),
             };
-            let path = catalog
-                .table(&table)
-                .ok()
-                .and_then(|t| access_path(t, &predicate));
-            let scan = match path {
-                Some((None, range)) => Plan::Scan { table, range },
-                Some((Some(index), range)) => Plan::IndexScan {
-                    table,
-                    index,
-                    range,
+            // What the key range enforces needs no second check.
+            let rest: Vec<Expr> = parts
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !covered.contains(i))
+                .map(|(_, p)| p)
+                .collect();
+            match and_all(rest) {
+                Some(predicate) => Plan::Filter {
+                    input: scan.boxed(),
+                    predicate,
                 },
-                None => Plan::Scan { table, range },
-            };
-            Plan::Filter {
-                input: scan.boxed(),
-                predicate,
+                None => scan,
             }
         }
         other => match and_all(parts) {
@@ -2203,43 +2235,60 @@ fn flip(op: CmpOp) -> CmpOp {
     }
 }
 
+/// A key range, how selective it is, and which conjuncts it enforces exactly (by their
+/// place in `parts`), so a filter above the scan need not check them again.
+struct KeyAccess {
+    range: KeyRange,
+    score: usize,
+    covered: Vec<usize>,
+}
+
 /// The range over the key made of `columns` that `parts` imply, and how selective it
 /// is: two points per leading column fixed by an equality, one for a bound on the next.
+/// Bounds come from literals of the column's own type, whose value order is their key
+/// order, so the range holds exactly the rows the conjuncts it came from accept.
 fn range_on(
     table: &heliosdb_core::TableSchema,
     columns: &[usize],
     parts: &[&Expr],
-) -> Option<(KeyRange, usize)> {
+) -> Option<KeyAccess> {
     let mut prefix = Vec::new();
+    let mut covered = Vec::new();
     for &col in columns {
         let ty = table.columns[col].data_type;
         let eq = parts
             .iter()
-            .find_map(|p| match column_vs_literal(p, col, ty) {
-                Some((CmpOp::Eq, v)) => Some(v.clone()),
+            .enumerate()
+            .find_map(|(i, p)| match column_vs_literal(p, col, ty) {
+                Some((CmpOp::Eq, v)) => Some((i, v.clone())),
                 _ => None,
             });
         match eq {
-            Some(v) => prefix.push(v),
+            Some((i, v)) => {
+                prefix.push(v);
+                covered.push(i);
+            }
             None => break,
         }
     }
     if !prefix.is_empty() {
-        let score = 2 * prefix.len();
-        return Some((
-            (Bound::Included(prefix.clone()), Bound::Included(prefix)),
-            score,
-        ));
+        return Some(KeyAccess {
+            score: 2 * prefix.len(),
+            range: (Bound::Included(prefix.clone()), Bound::Included(prefix)),
+            covered,
+        });
     }
     let first = *columns.first()?;
     let ty = table.columns[first].data_type;
-    let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
-    for p in parts {
+    // Each bound with the conjunct that set it; a later conjunct replaces an earlier one,
+    // which then stays in the filter.
+    let (mut lower, mut upper) = ((Bound::Unbounded, None), (Bound::Unbounded, None));
+    for (i, p) in parts.iter().enumerate() {
         match column_vs_literal(p, first, ty) {
-            Some((CmpOp::Gt, v)) => lower = Bound::Excluded(vec![v.clone()]),
-            Some((CmpOp::GtEq, v)) => lower = Bound::Included(vec![v.clone()]),
-            Some((CmpOp::Lt, v)) => upper = Bound::Excluded(vec![v.clone()]),
-            Some((CmpOp::LtEq, v)) => upper = Bound::Included(vec![v.clone()]),
+            Some((CmpOp::Gt, v)) => lower = (Bound::Excluded(vec![v.clone()]), Some(i)),
+            Some((CmpOp::GtEq, v)) => lower = (Bound::Included(vec![v.clone()]), Some(i)),
+            Some((CmpOp::Lt, v)) => upper = (Bound::Excluded(vec![v.clone()]), Some(i)),
+            Some((CmpOp::LtEq, v)) => upper = (Bound::Included(vec![v.clone()]), Some(i)),
             _ => {}
         }
         if let Expr::Between {
@@ -2251,14 +2300,32 @@ fn range_on(
             && matches!(expr.as_ref(), Expr::Column(c) if *c == first)
             && let (Some(lo), Some(hi)) = (literal_of(low, ty), literal_of(high, ty))
         {
-            lower = Bound::Included(vec![lo.clone()]);
-            upper = Bound::Included(vec![hi.clone()]);
+            lower = (Bound::Included(vec![lo.clone()]), Some(i));
+            upper = (Bound::Included(vec![hi.clone()]), Some(i));
         }
     }
-    match (&lower, &upper) {
-        (Bound::Unbounded, Bound::Unbounded) => None,
-        _ => Some(((lower, upper), 1)),
+    if matches!((&lower.0, &upper.0), (Bound::Unbounded, Bound::Unbounded)) {
+        return None;
     }
+    // NULL keys sort first: with no lower bound, the range holds NULLs that `column < x`
+    // rejects, unless the column cannot be NULL.
+    if matches!(lower.0, Bound::Unbounded) && table.columns[first].nullable {
+        upper.1 = None;
+    }
+    // A BETWEEN is enforced only if it set both bounds that remain.
+    let covered = match (lower.1, upper.1) {
+        (Some(a), Some(b)) if a == b => vec![a],
+        (a, b) => a
+            .into_iter()
+            .chain(b)
+            .filter(|&i| !matches!(parts[i], Expr::Between { .. }))
+            .collect(),
+    };
+    Some(KeyAccess {
+        range: (lower.0, upper.0),
+        score: 1,
+        covered,
+    })
 }
 
 /// The primary-key range `predicate` implies, if any.
@@ -2267,30 +2334,30 @@ pub fn key_range(table: &heliosdb_core::TableSchema, predicate: &Expr) -> Option
         return None;
     }
     let parts = predicate.conjuncts();
-    range_on(table, &table.primary_key, &parts).map(|(r, _)| r)
+    range_on(table, &table.primary_key, &parts).map(|a| a.range)
 }
 
-/// How to read `table` under `predicate`: the primary key's range or a secondary index's,
-/// whichever fixes more of its key (the primary key on ties). `None`: scan everything.
-pub fn access_path(
+/// How to read `table` under the conjuncts `parts`: the primary key's range or a
+/// secondary index's, whichever fixes more of its key (the primary key on ties), with
+/// the places in `parts` of the conjuncts the range enforces. `None`: scan everything.
+fn access_path(
     table: &heliosdb_core::TableSchema,
-    predicate: &Expr,
-) -> Option<(Option<String>, KeyRange)> {
-    let parts = predicate.conjuncts();
-    let mut best: Option<(Option<String>, KeyRange, usize)> = None;
+    parts: &[&Expr],
+) -> Option<(Option<String>, KeyAccess)> {
+    let mut best: Option<(Option<String>, KeyAccess)> = None;
     if !table.has_rowid()
-        && let Some((range, score)) = range_on(table, &table.primary_key, &parts)
+        && let Some(access) = range_on(table, &table.primary_key, parts)
     {
-        best = Some((None, range, score));
+        best = Some((None, access));
     }
     for index in &table.indexes {
-        if let Some((range, score)) = range_on(table, &index.columns, &parts)
-            && best.as_ref().is_none_or(|b| score > b.2)
+        if let Some(access) = range_on(table, &index.columns, parts)
+            && best.as_ref().is_none_or(|b| access.score > b.1.score)
         {
-            best = Some((Some(index.name.clone()), range, score));
+            best = Some((Some(index.name.clone()), access));
         }
     }
-    best.map(|(index, range, _)| (index, range))
+    best
 }
 
 /// A marker for select-list positions filled by `*`.

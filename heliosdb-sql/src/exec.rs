@@ -2,6 +2,7 @@
 //! iterators so that LIMIT stops early and a scan feeding an aggregate holds one row at a
 //! time. Sorts, the right side of joins, and set operations hold what they must.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -19,31 +20,64 @@ pub type Row = Vec<Value>;
 pub type Rows<'a> = Box<dyn Iterator<Item = Result<Row>> + 'a>;
 
 /// Where table rows come from: a snapshot, or the write transaction (which sees its own
-/// writes).
+/// writes). `columns` says which columns the caller reads (`None`: all); a source may
+/// leave the others NULL.
 pub trait Source {
-    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>>;
-    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>>;
+    fn scan(&self, table: &str, range: &KeyRange, columns: Option<&[bool]>) -> Result<Rows<'_>>;
+    fn index_scan(
+        &self,
+        table: &str,
+        index: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+    ) -> Result<Rows<'_>>;
+}
+
+/// A stored row's values, decoding only `columns`.
+fn decoded(row: heliosdb_core::StoredRow<'_>, columns: Option<&[bool]>) -> Result<Row> {
+    let mut values = Vec::with_capacity(row.table().columns.len());
+    row.decode_into(columns, &mut values)?;
+    Ok(values)
 }
 
 impl Source for ReadTxn {
-    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>> {
+    fn scan(&self, table: &str, range: &KeyRange, columns: Option<&[bool]>) -> Result<Rows<'_>> {
         let rows = ReadTxn::scan(self, table, range.clone())?;
-        Ok(Box::new(rows.map(|row| Ok(row?.values()?))))
+        let columns = columns.map(<[bool]>::to_vec);
+        Ok(Box::new(
+            rows.map(move |row| decoded(row?, columns.as_deref())),
+        ))
     }
 
-    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>> {
+    fn index_scan(
+        &self,
+        table: &str,
+        index: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+    ) -> Result<Rows<'_>> {
         let rows = ReadTxn::index_scan(self, table, index, range.clone())?;
-        Ok(Box::new(rows.map(|row| Ok(row?.values()?))))
+        let columns = columns.map(<[bool]>::to_vec);
+        Ok(Box::new(
+            rows.map(move |row| decoded(row?, columns.as_deref())),
+        ))
     }
 }
 
+/// The write transaction's rows are decoded whole already.
 impl Source for WriteTxn {
-    fn scan(&self, table: &str, range: &KeyRange) -> Result<Rows<'_>> {
+    fn scan(&self, table: &str, range: &KeyRange, _: Option<&[bool]>) -> Result<Rows<'_>> {
         let rows = WriteTxn::scan(self, table, range.clone())?;
         Ok(Box::new(rows.map(|row| Ok(row?.values))))
     }
 
-    fn index_scan(&self, table: &str, index: &str, range: &KeyRange) -> Result<Rows<'_>> {
+    fn index_scan(
+        &self,
+        table: &str,
+        index: &str,
+        range: &KeyRange,
+        _: Option<&[bool]>,
+    ) -> Result<Rows<'_>> {
         let rows = WriteTxn::index_scan(self, table, index, range.clone())?;
         Ok(Box::new(rows.into_iter().map(|row| Ok(row.values))))
     }
@@ -57,6 +91,11 @@ pub struct Executor<'a> {
     outer: RefCell<Vec<Row>>,
     /// Uncorrelated subquery results, by the subquery's address in the plan.
     cache: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+}
+
+#[cold]
+fn missing_column(i: usize, width: usize) -> Error {
+    Error::Internal(format!("column #{i} of a {width}-column row"))
 }
 
 /// The order of values in ORDER BY, DISTINCT ties aside: `compare`, with NULLs placed.
@@ -110,7 +149,7 @@ impl AggState {
         }
     }
 
-    fn add(&mut self, call: &AggCall, v: Option<Value>) -> Result<()> {
+    fn add(&mut self, call: &AggCall, v: Option<&Value>) -> Result<()> {
         let Some(v) = v else {
             // count(*): every row counts.
             self.count += 1;
@@ -120,7 +159,7 @@ impl AggState {
             return Ok(());
         }
         if let Some(seen) = &mut self.seen
-            && !seen.insert(row_key(std::slice::from_ref(&v)))
+            && !seen.insert(row_key(std::slice::from_ref(v)))
         {
             return Ok(());
         }
@@ -128,9 +167,9 @@ impl AggState {
         match call.func {
             AggFunc::CountRows | AggFunc::Count => {}
             AggFunc::Sum | AggFunc::Avg => match v {
-                Value::Integer(i) => self.int_sum += i128::from(i),
+                Value::Integer(i) => self.int_sum += i128::from(*i),
                 Value::Real(r) => {
-                    self.real_sum += r;
+                    self.real_sum += *r;
                     self.any_real = true;
                 }
                 other => {
@@ -153,10 +192,10 @@ impl AggState {
                 };
                 let better = match &self.best {
                     None => true,
-                    Some(b) => values::compare(&v, b)? == Some(want),
+                    Some(b) => values::compare(v, b)? == Some(want),
                 };
                 if better {
-                    self.best = Some(v);
+                    self.best = Some(v.clone());
                 }
             }
         }
@@ -254,26 +293,28 @@ impl<'a> Executor<'a> {
                 rows.iter()
                     .map(move |exprs| exprs.iter().map(|e| self.eval(e, &[])).collect()),
             ),
-            Plan::Scan { table, range } => self.source.scan(table, range)?,
+            Plan::Scan {
+                table,
+                range,
+                columns,
+            } => self.source.scan(table, range, columns.as_deref())?,
             Plan::IndexScan {
                 table,
                 index,
                 range,
-            } => self.source.index_scan(table, index, range)?,
+                columns,
+            } => self
+                .source
+                .index_scan(table, index, range, columns.as_deref())?,
             Plan::Filter { input, predicate } => {
                 let input = self.execute(input)?;
-                Box::new(input.filter_map(move |row| {
-                    match row {
-                        Ok(row) => match self
-                            .eval(predicate, &row)
-                            .and_then(|v| Ok(values::truth(&v)?))
-                        {
-                            Ok(Some(true)) => Some(Ok(row)),
-                            Ok(_) => None,
-                            Err(e) => Some(Err(e)),
-                        },
+                Box::new(input.filter_map(move |row| match row {
+                    Ok(row) => match self.is_true(predicate, &row) {
+                        Ok(true) => Some(Ok(row)),
+                        Ok(false) => None,
                         Err(e) => Some(Err(e)),
-                    }
+                    },
+                    Err(e) => Some(Err(e)),
                 }))
             }
             Plan::Project { input, exprs } => {
@@ -327,7 +368,7 @@ impl<'a> Executor<'a> {
                 } else {
                     // Many: hash the whole right table, as a plain join does.
                     let mut right = Vec::new();
-                    for row in self.source.scan(table, &crate::plan::full_range())? {
+                    for row in self.source.scan(table, &crate::plan::full_range(), None)? {
                         let row = row?;
                         if self.holds(right_filter.as_ref(), &row)? {
                             right.push(row);
@@ -434,8 +475,8 @@ impl<'a> Executor<'a> {
             std::ops::Bound::Included(vec![key]),
         );
         let rows = match index {
-            Some(index) => self.source.index_scan(table, index, &range)?,
-            None => self.source.scan(table, &range)?,
+            Some(index) => self.source.index_scan(table, index, &range, None)?,
+            None => self.source.scan(table, &range, None)?,
         };
         let mut out = Vec::new();
         for row in rows {
@@ -450,7 +491,7 @@ impl<'a> Executor<'a> {
     /// Whether `condition` (none: always) is true for `row`.
     fn holds(&self, condition: Option<&Expr>, row: &[Value]) -> Result<bool> {
         match condition {
-            Some(c) => Ok(values::truth(&self.eval(c, row)?)? == Some(true)),
+            Some(c) => self.is_true(c, row),
             None => Ok(true),
         }
     }
@@ -497,31 +538,36 @@ impl<'a> Executor<'a> {
         // Groups in order of first appearance: the key's position in `groups`.
         let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut groups: Vec<(Row, Vec<AggState>)> = Vec::new();
+        if group_by.is_empty() {
+            // One group: no key to compute or look up.
+            groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
+        }
         for row in self.execute(input)? {
             let row = row?;
-            let keys: Row = group_by
-                .iter()
-                .map(|e| self.eval(e, &row))
-                .collect::<Result<_>>()?;
-            let at = match index.get(&row_key(&keys)) {
-                Some(&at) => at,
-                None => {
-                    index.insert(row_key(&keys), groups.len());
-                    groups.push((keys, aggs.iter().map(AggState::new).collect()));
-                    groups.len() - 1
+            let at = if group_by.is_empty() {
+                0
+            } else {
+                let keys: Row = group_by
+                    .iter()
+                    .map(|e| self.eval(e, &row))
+                    .collect::<Result<_>>()?;
+                let key = row_key(&keys);
+                match index.get(&key) {
+                    Some(&at) => at,
+                    None => {
+                        index.insert(key, groups.len());
+                        groups.push((keys, aggs.iter().map(AggState::new).collect()));
+                        groups.len() - 1
+                    }
                 }
             };
             let states = &mut groups[at].1;
             for (call, state) in aggs.iter().zip(states.iter_mut()) {
-                let v = match &call.arg {
-                    Some(arg) => Some(self.eval(arg, &row)?),
-                    None => None,
-                };
-                state.add(call, v)?;
+                match &call.arg {
+                    Some(arg) => state.add(call, Some(&*self.operand(arg, &row)?))?,
+                    None => state.add(call, None)?,
+                }
             }
-        }
-        if groups.is_empty() && group_by.is_empty() {
-            groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
         }
         groups
             .into_iter()
@@ -633,14 +679,84 @@ impl<'a> Executor<'a> {
         Ok(Rc::new(rows?))
     }
 
-    /// Evaluates `expr` against `row`.
+    /// An operand's value, borrowed when it is a column or a literal (no clone of a text).
+    #[inline]
+    fn operand<'r>(&self, e: &'r Expr, row: &'r [Value]) -> Result<Cow<'r, Value>> {
+        match e {
+            Expr::Literal(v) => Ok(Cow::Borrowed(v)),
+            Expr::Column(i) => match row.get(*i) {
+                Some(v) => Ok(Cow::Borrowed(v)),
+                None => Err(missing_column(*i, row.len())),
+            },
+            other => Ok(Cow::Owned(self.eval(other, row)?)),
+        }
+    }
+
+    /// Whether `expr` is true (not false or unknown) for `row`.
+    #[inline]
+    fn is_true(&self, expr: &Expr, row: &[Value]) -> Result<bool> {
+        Ok(values::truth(&*self.operand(expr, row)?)? == Some(true))
+    }
+
+    /// Evaluates `expr` against `row`. The common operators are here; the rest are in
+    /// `eval_other`, which keeps this function's frame small, since it recurses per node.
     pub fn eval(&self, expr: &Expr, row: &[Value]) -> Result<Value> {
         use values::{and, from_truth, not, or, truth};
         Ok(match expr {
             Expr::Literal(v) => v.clone(),
-            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
-                Error::Internal(format!("column #{i} of a {}-column row", row.len()))
-            })?,
+            Expr::Column(i) => row
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| missing_column(*i, row.len()))?,
+            Expr::Param(i) => self
+                .params
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::Execution(format!("there is no parameter ${}", i + 1)))?,
+            Expr::Not(e) => from_truth(not(truth(&*self.operand(e, row)?)?)),
+            Expr::And(a, b) => {
+                let left = truth(&*self.operand(a, row)?)?;
+                if left == Some(false) {
+                    return Ok(Value::Boolean(false));
+                }
+                from_truth(and(left, truth(&*self.operand(b, row)?)?))
+            }
+            Expr::Or(a, b) => {
+                let left = truth(&*self.operand(a, row)?)?;
+                if left == Some(true) {
+                    return Ok(Value::Boolean(true));
+                }
+                from_truth(or(left, truth(&*self.operand(b, row)?)?))
+            }
+            Expr::Compare(op, a, b) => {
+                values::compare_op(*op, &*self.operand(a, row)?, &*self.operand(b, row)?)?
+            }
+            Expr::Arith(op, a, b) => {
+                values::arith(*op, &*self.operand(a, row)?, &*self.operand(b, row)?)?
+            }
+            Expr::IsNull { expr, negated } => {
+                Value::Boolean(self.operand(expr, row)?.is_null() != *negated)
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let v = self.operand(expr, row)?;
+                let ge = values::compare_op(CmpOp::GtEq, &v, &*self.operand(low, row)?)?;
+                let le = values::compare_op(CmpOp::LtEq, &v, &*self.operand(high, row)?)?;
+                let inside = and(truth(&ge)?, truth(&le)?);
+                from_truth(if *negated { not(inside) } else { inside })
+            }
+            other => self.eval_other(other, row)?,
+        })
+    }
+
+    #[inline(never)]
+    fn eval_other(&self, expr: &Expr, row: &[Value]) -> Result<Value> {
+        use values::truth;
+        Ok(match expr {
             Expr::Outer { depth, index } => {
                 let outer = self.outer.borrow();
                 outer
@@ -651,35 +767,8 @@ impl<'a> Executor<'a> {
                     .cloned()
                     .ok_or_else(|| Error::Internal(format!("outer column {depth}.{index}")))?
             }
-            Expr::Param(i) => self
-                .params
-                .get(*i)
-                .cloned()
-                .ok_or_else(|| Error::Execution(format!("there is no parameter ${}", i + 1)))?,
-            Expr::Not(e) => from_truth(not(truth(&self.eval(e, row)?)?)),
             Expr::Negate(e) => values::negate(&self.eval(e, row)?)?,
-            Expr::And(a, b) => {
-                let left = truth(&self.eval(a, row)?)?;
-                if left == Some(false) {
-                    return Ok(Value::Boolean(false));
-                }
-                from_truth(and(left, truth(&self.eval(b, row)?)?))
-            }
-            Expr::Or(a, b) => {
-                let left = truth(&self.eval(a, row)?)?;
-                if left == Some(true) {
-                    return Ok(Value::Boolean(true));
-                }
-                from_truth(or(left, truth(&self.eval(b, row)?)?))
-            }
-            Expr::Compare(op, a, b) => {
-                values::compare_op(*op, &self.eval(a, row)?, &self.eval(b, row)?)?
-            }
-            Expr::Arith(op, a, b) => values::arith(*op, &self.eval(a, row)?, &self.eval(b, row)?)?,
-            Expr::Concat(a, b) => values::concat(&self.eval(a, row)?, &self.eval(b, row)?)?,
-            Expr::IsNull { expr, negated } => {
-                Value::Boolean(self.eval(expr, row)?.is_null() != *negated)
-            }
+            Expr::Concat(a, b) => values::concat(&*self.operand(a, row)?, &*self.operand(b, row)?)?,
             Expr::IsDistinctFrom {
                 left,
                 right,
@@ -734,18 +823,6 @@ impl<'a> Executor<'a> {
                     candidates.push(self.eval(item, row)?);
                 }
                 self.in_values(&v, candidates.iter(), *negated)?
-            }
-            Expr::Between {
-                expr,
-                low,
-                high,
-                negated,
-            } => {
-                let v = self.eval(expr, row)?;
-                let ge = values::compare_op(CmpOp::GtEq, &v, &self.eval(low, row)?)?;
-                let le = values::compare_op(CmpOp::LtEq, &v, &self.eval(high, row)?)?;
-                let inside = and(truth(&ge)?, truth(&le)?);
-                from_truth(if *negated { not(inside) } else { inside })
             }
             Expr::Case {
                 operand,
@@ -812,6 +889,16 @@ impl<'a> Executor<'a> {
                 let rows = self.subquery_rows(subquery, row)?;
                 self.in_values(&v, rows.iter().filter_map(|r| r.first()), *negated)?
             }
+            Expr::Literal(_)
+            | Expr::Column(_)
+            | Expr::Param(_)
+            | Expr::Not(_)
+            | Expr::And(..)
+            | Expr::Or(..)
+            | Expr::Compare(..)
+            | Expr::Arith(..)
+            | Expr::IsNull { .. }
+            | Expr::Between { .. } => self.eval(expr, row)?,
         })
     }
 
@@ -889,6 +976,7 @@ mod tests {
         Plan::Scan {
             table: "emp".into(),
             range: full_range(),
+            columns: None,
         }
         .boxed()
     }
@@ -1198,6 +1286,7 @@ mod tests {
                     plan: Plan::Scan {
                         table: "emp".into(),
                         range: (Bound::Included(vec![Value::Integer(5)]), Bound::Unbounded),
+                        columns: None,
                     },
                     correlated: false,
                 }),

@@ -60,11 +60,12 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
     let (line, children): (String, Vec<&Plan>) = match plan {
         Plan::Unit => ("Result".into(), vec![]),
         Plan::Values { rows } => (format!("Values ({} rows)", rows.len()), vec![]),
-        Plan::Scan { table, range } => (access(range, table, None), vec![]),
+        Plan::Scan { table, range, .. } => (access(range, table, None), vec![]),
         Plan::IndexScan {
             table,
             index,
             range,
+            ..
         } => (access(range, table, Some(index)), vec![]),
         Plan::Filter { input, predicate } => (format!("Filter: {}", expr(predicate)), vec![input]),
         Plan::Project { input, exprs } => {

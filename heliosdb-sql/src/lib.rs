@@ -21,6 +21,7 @@ pub mod exec;
 pub mod explain;
 pub mod parser;
 pub mod plan;
+pub mod prune;
 pub mod session;
 pub mod values;
 pub mod views;

@@ -13,6 +13,11 @@ use crate::values::{ArithOp, CmpOp, ScalarFn};
 /// Bounds on a primary key or an index key; each bound is a key prefix.
 pub type KeyRange = (Bound<Vec<Value>>, Bound<Vec<Value>>);
 
+/// Which columns of a table a scan decodes: `None` for all, else a flag per column
+/// (columns past the end count as wanted). Unwanted columns read as NULL; the pruning
+/// pass (`prune.rs`) sets this from what the plan above the scan reads.
+pub type Columns = Option<Vec<bool>>;
+
 /// The whole key space.
 pub fn full_range() -> KeyRange {
     (Bound::Unbounded, Bound::Unbounded)
@@ -191,12 +196,14 @@ pub enum Plan {
     Scan {
         table: String,
         range: KeyRange,
+        columns: Columns,
     },
     /// Rows of a table in the order of one of its indexes, within `range`.
     IndexScan {
         table: String,
         index: String,
         range: KeyRange,
+        columns: Columns,
     },
     Filter {
         input: Box<Plan>,

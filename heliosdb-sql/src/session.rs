@@ -98,6 +98,18 @@ pub struct Session {
     settings: BTreeMap<String, String>,
 }
 
+/// Binds a query for running: names resolved, parameters bound as their values, and the
+/// scans told which columns the plan reads.
+fn bind_query(
+    catalog: &heliosdb_core::Catalog,
+    q: &ast::Query,
+    params: &[Value],
+) -> Result<crate::bind::BoundQuery> {
+    let mut bound = Binder::new(catalog).with_params(params).query(q)?;
+    crate::prune::prune(catalog, &mut bound.plan);
+    Ok(bound)
+}
+
 fn unsupported<T>(what: impl Into<String>) -> Result<T> {
     Err(SqlError::Unsupported(what.into()))
 }
@@ -202,7 +214,7 @@ impl Session {
     fn autocommit(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
         if let StatementKind::Query(q) = &stmt.kind {
             let r = self.db.begin_read()?;
-            let bound = Binder::new(r.catalog()).with_params(params).query(q)?;
+            let bound = bind_query(r.catalog(), q, params)?;
             let rows = Executor::new(&r, params).collect(&bound.plan)?;
             return Ok(Outcome::Rows {
                 columns: bound.columns,
@@ -232,7 +244,7 @@ impl Session {
         };
         match &stmt.kind {
             StatementKind::Query(q) => {
-                let bound = Binder::new(w.catalog()).with_params(params).query(q)?;
+                let bound = bind_query(w.catalog(), q, params)?;
                 let rows = Executor::new(&*w, params).collect(&bound.plan)?;
                 Ok(Outcome::Rows {
                     columns: bound.columns,
@@ -266,7 +278,7 @@ impl Session {
                 let lines = match &inner.kind {
                     StatementKind::Query(q) => {
                         let r = self.db.begin_read()?;
-                        let bound = Binder::new(r.catalog()).query(q)?;
+                        let bound = bind_query(r.catalog(), q, &[])?;
                         crate::explain::explain(&bound.plan)
                     }
                     _ => return unsupported("EXPLAIN shows queries only"),
