@@ -16,37 +16,78 @@ use crate::values::{self, CmpOp, ValueError};
 
 pub type Row = Vec<Value>;
 
-/// A stream of rows.
-pub type Rows<'a> = Box<dyn Iterator<Item = Result<Row>> + 'a>;
+/// What a consumer of rows asks for after each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    More,
+    Stop,
+}
+
+/// A consumer of rows. The row it is handed lives only for the call (producers reuse
+/// their buffers), so a consumer that keeps it copies it.
+pub type Sink<'s> = dyn FnMut(&[Value]) -> Result<Flow> + 's;
 
 /// Where table rows come from: a snapshot, or the write transaction (which sees its own
-/// writes). `columns` says which columns the caller reads (`None`: all); a source may
-/// leave the others NULL.
+/// writes). Rows are pushed into `sink` in key order until it says [`Flow::Stop`].
+/// `columns` says which columns the caller reads (`None`: all); a source may leave the
+/// others NULL.
 pub trait Source {
-    fn scan(&self, table: &str, range: &KeyRange, columns: Option<&[bool]>) -> Result<Rows<'_>>;
+    fn scan(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow>;
+
     fn index_scan(
         &self,
         table: &str,
         index: &str,
         range: &KeyRange,
         columns: Option<&[bool]>,
-    ) -> Result<Rows<'_>>;
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow>;
 }
 
-/// A stored row's values, decoding only `columns`.
-fn decoded(row: heliosdb_core::StoredRow<'_>, columns: Option<&[bool]>) -> Result<Row> {
-    let mut values = Vec::with_capacity(row.table().columns.len());
-    row.decode_into(columns, &mut values)?;
-    Ok(values)
+/// Decodes each stored row into one reused buffer and hands it on.
+fn push_stored<'t>(
+    rows: impl Iterator<Item = heliosdb_core::Result<heliosdb_core::StoredRow<'t>>>,
+    columns: Option<&[bool]>,
+    sink: &mut Sink<'_>,
+) -> Result<Flow> {
+    let mut values = Vec::new();
+    for row in rows {
+        row?.decode_into(columns, &mut values)?;
+        if sink(&values)? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::More)
+}
+
+/// Hands on rows that are decoded already.
+fn push_rows(
+    rows: impl Iterator<Item = heliosdb_core::Result<heliosdb_core::Row>>,
+    sink: &mut Sink<'_>,
+) -> Result<Flow> {
+    for row in rows {
+        if sink(&row?.values)? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::More)
 }
 
 impl Source for ReadTxn {
-    fn scan(&self, table: &str, range: &KeyRange, columns: Option<&[bool]>) -> Result<Rows<'_>> {
-        let rows = ReadTxn::scan(self, table, range.clone())?;
-        let columns = columns.map(<[bool]>::to_vec);
-        Ok(Box::new(
-            rows.map(move |row| decoded(row?, columns.as_deref())),
-        ))
+    fn scan(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        push_stored(ReadTxn::scan(self, table, range.clone())?, columns, sink)
     }
 
     fn index_scan(
@@ -55,20 +96,23 @@ impl Source for ReadTxn {
         index: &str,
         range: &KeyRange,
         columns: Option<&[bool]>,
-    ) -> Result<Rows<'_>> {
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
         let rows = ReadTxn::index_scan(self, table, index, range.clone())?;
-        let columns = columns.map(<[bool]>::to_vec);
-        Ok(Box::new(
-            rows.map(move |row| decoded(row?, columns.as_deref())),
-        ))
+        push_stored(rows, columns, sink)
     }
 }
 
-/// The write transaction's rows are decoded whole already.
+/// The write transaction's rows come decoded whole.
 impl Source for WriteTxn {
-    fn scan(&self, table: &str, range: &KeyRange, _: Option<&[bool]>) -> Result<Rows<'_>> {
-        let rows = WriteTxn::scan(self, table, range.clone())?;
-        Ok(Box::new(rows.map(|row| Ok(row?.values))))
+    fn scan(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        _: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        push_rows(WriteTxn::scan(self, table, range.clone())?, sink)
     }
 
     fn index_scan(
@@ -77,9 +121,10 @@ impl Source for WriteTxn {
         index: &str,
         range: &KeyRange,
         _: Option<&[bool]>,
-    ) -> Result<Rows<'_>> {
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
         let rows = WriteTxn::index_scan(self, table, index, range.clone())?;
-        Ok(Box::new(rows.into_iter().map(|row| Ok(row.values))))
+        push_rows(rows.into_iter().map(Ok), sink)
     }
 }
 
@@ -270,6 +315,61 @@ impl HashSide {
     }
 }
 
+/// A join's right rows, held while the left rows stream past: hashed on the equality
+/// columns of `on` when there are any (built at the first left row, when the left width
+/// is known), else tried one by one.
+struct HashJoin<'p> {
+    right: Vec<Row>,
+    hash: Option<Option<HashSide>>,
+    kind: JoinKind,
+    on: Option<&'p Expr>,
+    right_width: usize,
+    joined: Vec<Value>,
+}
+
+impl<'p> HashJoin<'p> {
+    fn new(right: Vec<Row>, kind: JoinKind, on: Option<&'p Expr>, right_width: usize) -> Self {
+        HashJoin {
+            right,
+            hash: None,
+            kind,
+            on,
+            right_width,
+            joined: Vec::new(),
+        }
+    }
+
+    /// Joins one left row, sending the joined rows to `sink`.
+    fn probe(&mut self, ex: &Executor<'_>, left: &[Value], sink: &mut Sink<'_>) -> Result<Flow> {
+        let (right, on) = (&self.right, self.on);
+        let side = self
+            .hash
+            .get_or_insert_with(|| HashSide::build(on, left.len(), right));
+        let (kind, width, joined) = (self.kind, self.right_width, &mut self.joined);
+        match side {
+            // With a hash on the equality columns, only rows with equal keys can match.
+            Some(h) => {
+                let candidates = h.probe(left).iter().map(|&i| right[i].as_slice());
+                ex.join_row(left, candidates, kind, on, width, joined, sink)
+            }
+            None => {
+                let candidates = right.iter().map(Vec::as_slice);
+                ex.join_row(left, candidates, kind, on, width, joined, sink)
+            }
+        }
+    }
+}
+
+/// Sends materialized rows on.
+fn emit(rows: Vec<Row>, sink: &mut Sink<'_>) -> Result<Flow> {
+    for row in rows {
+        if sink(&row)? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::More)
+}
+
 impl<'a> Executor<'a> {
     pub fn new(source: &'a dyn Source, params: &'a [Value]) -> Self {
         Executor {
@@ -282,22 +382,39 @@ impl<'a> Executor<'a> {
 
     /// Runs `plan` to completion.
     pub fn collect(&self, plan: &Plan) -> Result<Vec<Row>> {
-        self.execute(plan)?.collect()
+        let mut rows = Vec::new();
+        self.run(plan, &mut |row| {
+            rows.push(row.to_vec());
+            Ok(Flow::More)
+        })?;
+        Ok(rows)
     }
 
-    /// Starts `plan`; rows are produced as the iterator is pulled.
-    pub fn execute<'p>(&'p self, plan: &'p Plan) -> Result<Rows<'p>> {
-        Ok(match plan {
-            Plan::Unit => Box::new(std::iter::once(Ok(Vec::new()))),
-            Plan::Values { rows } => Box::new(
-                rows.iter()
-                    .map(move |exprs| exprs.iter().map(|e| self.eval(e, &[])).collect()),
-            ),
+    /// Runs `plan`, pushing its rows into `sink` until it says [`Flow::Stop`] (then this
+    /// returns `Stop` too). Rows stream from the scans through filters, projections and
+    /// the probe side of joins without being copied; aggregates, sorts, the build side of
+    /// joins and set operations hold what they must.
+    pub fn run(&self, plan: &Plan, sink: &mut Sink<'_>) -> Result<Flow> {
+        match plan {
+            Plan::Unit => sink(&[]),
+            Plan::Values { rows } => {
+                let mut values = Vec::new();
+                for exprs in rows {
+                    values.clear();
+                    for e in exprs {
+                        values.push(self.eval(e, &[])?);
+                    }
+                    if sink(&values)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Ok(Flow::More)
+            }
             Plan::Scan {
                 table,
                 range,
                 columns,
-            } => self.source.scan(table, range, columns.as_deref())?,
+            } => self.source.scan(table, range, columns.as_deref(), sink),
             Plan::IndexScan {
                 table,
                 index,
@@ -305,24 +422,23 @@ impl<'a> Executor<'a> {
                 columns,
             } => self
                 .source
-                .index_scan(table, index, range, columns.as_deref())?,
-            Plan::Filter { input, predicate } => {
-                let input = self.execute(input)?;
-                Box::new(input.filter_map(move |row| match row {
-                    Ok(row) => match self.is_true(predicate, &row) {
-                        Ok(true) => Some(Ok(row)),
-                        Ok(false) => None,
-                        Err(e) => Some(Err(e)),
-                    },
-                    Err(e) => Some(Err(e)),
-                }))
-            }
+                .index_scan(table, index, range, columns.as_deref(), sink),
+            Plan::Filter { input, predicate } => self.run(input, &mut |row| {
+                if self.is_true(predicate, row)? {
+                    sink(row)
+                } else {
+                    Ok(Flow::More)
+                }
+            }),
             Plan::Project { input, exprs } => {
-                let input = self.execute(input)?;
-                Box::new(input.map(move |row| {
-                    let row = row?;
-                    exprs.iter().map(|e| self.eval(e, &row)).collect()
-                }))
+                let mut out = Vec::with_capacity(exprs.len());
+                self.run(input, &mut |row| {
+                    out.clear();
+                    for e in exprs {
+                        out.push(self.eval(e, row)?);
+                    }
+                    sink(&out)
+                })
             }
             Plan::Join {
                 left,
@@ -331,8 +447,9 @@ impl<'a> Executor<'a> {
                 on,
                 right_width,
             } => {
-                let right: Vec<Row> = self.collect(right)?;
-                self.hash_join(self.execute(left)?, right, *kind, on.as_ref(), *right_width)
+                let right = self.collect(right)?;
+                let mut join = HashJoin::new(right, *kind, on.as_ref(), *right_width);
+                self.run(left, &mut |l| join.probe(self, l, sink))
             }
             Plan::IndexJoin {
                 left,
@@ -345,106 +462,147 @@ impl<'a> Executor<'a> {
                 on,
                 right_width,
             } => {
-                let mut left_rows = self.execute(left)?;
-                let mut first = Vec::new();
-                for row in left_rows.by_ref().take(INDEX_JOIN_LEFT_MAX + 1) {
-                    first.push(row?);
-                }
-                let (kind, width) = (*kind, *right_width);
-                if first.len() <= INDEX_JOIN_LEFT_MAX {
-                    // Few left rows: look each one's partners up by key.
-                    let mut out = Vec::new();
-                    for l in first {
-                        let right = self.lookup(
-                            table,
-                            index.as_deref(),
-                            *key_type,
-                            l.get(*left_key),
-                            right_filter.as_ref(),
-                        )?;
-                        out.extend(self.join_one(l, &right, None, kind, on.as_ref(), width)?);
+                let (kind, on, width) = (*kind, on.as_ref(), *right_width);
+                // Up to INDEX_JOIN_LEFT_MAX left rows look their partners up by key; past
+                // that, the whole right table is hashed, as a plain join does.
+                let mut buffered: Vec<Row> = Vec::new();
+                let mut hashed: Option<HashJoin<'_>> = None;
+                let flow = self.run(left, &mut |l| {
+                    if let Some(join) = hashed.as_mut() {
+                        return join.probe(self, l, sink);
                     }
-                    Box::new(out.into_iter().map(Ok))
-                } else {
-                    // Many: hash the whole right table, as a plain join does.
-                    let mut right = Vec::new();
-                    for row in self.source.scan(table, &crate::plan::full_range(), None)? {
-                        let row = row?;
-                        if self.holds(right_filter.as_ref(), &row)? {
-                            right.push(row);
+                    buffered.push(l.to_vec());
+                    if buffered.len() <= INDEX_JOIN_LEFT_MAX {
+                        return Ok(Flow::More);
+                    }
+                    let rows = self.filtered_rows(table, right_filter.as_ref())?;
+                    let join = hashed.insert(HashJoin::new(rows, kind, on, width));
+                    for b in std::mem::take(&mut buffered) {
+                        if join.probe(self, &b, sink)? == Flow::Stop {
+                            return Ok(Flow::Stop);
                         }
                     }
-                    let rest = Box::new(first.into_iter().map(Ok).chain(left_rows));
-                    self.hash_join(rest, right, kind, on.as_ref(), width)
+                    Ok(Flow::More)
+                })?;
+                if flow == Flow::Stop {
+                    return Ok(Flow::Stop);
                 }
+                let mut joined = Vec::new();
+                for l in &buffered {
+                    let rows = self.lookup(
+                        table,
+                        index.as_deref(),
+                        *key_type,
+                        l.get(*left_key),
+                        right_filter.as_ref(),
+                    )?;
+                    let candidates = rows.iter().map(Vec::as_slice);
+                    let flow = self.join_row(l, candidates, kind, on, width, &mut joined, sink)?;
+                    if flow == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Ok(Flow::More)
             }
             Plan::Aggregate {
                 input,
                 group_by,
                 aggregates,
-            } => Box::new(
-                self.aggregate(input, group_by, aggregates)?
-                    .into_iter()
-                    .map(Ok),
-            ),
-            Plan::Sort { input, keys } => Box::new(self.sort(input, keys)?.into_iter().map(Ok)),
+            } => emit(self.aggregate(input, group_by, aggregates)?, sink),
+            Plan::Sort { input, keys } => emit(self.sort(input, keys)?, sink),
             Plan::Limit {
                 input,
                 limit,
                 offset,
             } => {
                 let offset = self.count_arg(offset.as_ref(), "OFFSET")?.unwrap_or(0);
-                let input = self.execute(input)?.skip(offset);
-                match self.count_arg(limit.as_ref(), "LIMIT")? {
-                    Some(n) => Box::new(input.take(n)),
-                    None => Box::new(input),
+                let limit = self.count_arg(limit.as_ref(), "LIMIT")?;
+                if limit == Some(0) {
+                    return Ok(Flow::More);
                 }
+                let (mut skipped, mut taken, mut sink_stopped) = (0, 0, false);
+                self.run(input, &mut |row| {
+                    if skipped < offset {
+                        skipped += 1;
+                        return Ok(Flow::More);
+                    }
+                    taken += 1;
+                    if sink(row)? == Flow::Stop {
+                        sink_stopped = true;
+                        return Ok(Flow::Stop);
+                    }
+                    Ok(if Some(taken) == limit {
+                        Flow::Stop
+                    } else {
+                        Flow::More
+                    })
+                })?;
+                Ok(if sink_stopped { Flow::Stop } else { Flow::More })
             }
             Plan::Distinct { input } => {
                 let mut seen = HashSet::new();
-                Box::new(self.execute(input)?.filter(move |row| match row {
-                    Ok(row) => seen.insert(row_key(row)),
-                    Err(_) => true,
-                }))
+                self.run(input, &mut |row| {
+                    if seen.insert(row_key(row)) {
+                        sink(row)
+                    } else {
+                        Ok(Flow::More)
+                    }
+                })
             }
             Plan::SetOp {
                 op,
                 all,
                 left,
                 right,
-            } => self.set_op(*op, *all, left, right)?,
-        })
+            } => self.set_op(*op, *all, left, right, sink),
+        }
     }
 
-    fn join_one(
+    /// The rows of `table` for which `filter` holds, for hashing a join's right side.
+    fn filtered_rows(&self, table: &str, filter: Option<&Expr>) -> Result<Vec<Row>> {
+        let mut rows = Vec::new();
+        self.source
+            .scan(table, &crate::plan::full_range(), None, &mut |row| {
+                if self.holds(filter, row)? {
+                    rows.push(row.to_vec());
+                }
+                Ok(Flow::More)
+            })?;
+        Ok(rows)
+    }
+
+    /// Joins one left row with `candidates` (right rows): every joined row for which `on`
+    /// holds goes to `sink`; a LEFT join with no match sends the left row NULL-extended.
+    #[allow(clippy::too_many_arguments)]
+    fn join_row<'r>(
         &self,
-        left: Row,
-        right: &[Row],
-        hash: Option<&HashSide>,
+        left: &[Value],
+        candidates: impl Iterator<Item = &'r [Value]>,
         kind: JoinKind,
         on: Option<&Expr>,
         right_width: usize,
-    ) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        // With a hash on the equality columns, only rows with equal keys can match.
-        let candidates: Box<dyn Iterator<Item = &Row>> = match hash {
-            Some(h) => Box::new(h.probe(&left).iter().map(|&i| &right[i])),
-            None => Box::new(right.iter()),
-        };
+        joined: &mut Vec<Value>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        let mut matched = false;
         for r in candidates {
-            let mut joined = Vec::with_capacity(left.len() + r.len());
-            joined.extend_from_slice(&left);
+            joined.clear();
+            joined.extend_from_slice(left);
             joined.extend_from_slice(r);
-            if self.holds(on, &joined)? {
-                out.push(joined);
+            if self.holds(on, joined)? {
+                matched = true;
+                if sink(joined)? == Flow::Stop {
+                    return Ok(Flow::Stop);
+                }
             }
         }
-        if out.is_empty() && kind == JoinKind::Left {
-            let mut joined = left;
+        if !matched && kind == JoinKind::Left {
+            joined.clear();
+            joined.extend_from_slice(left);
             joined.extend(std::iter::repeat_n(Value::Null, right_width));
-            out.push(joined);
+            return sink(joined);
         }
-        Ok(out)
+        Ok(Flow::More)
     }
 
     /// The rows of `table` whose key (`index`, or the primary key) is `value`, kept if
@@ -474,17 +632,19 @@ impl<'a> Executor<'a> {
             std::ops::Bound::Included(vec![key.clone()]),
             std::ops::Bound::Included(vec![key]),
         );
-        let rows = match index {
-            Some(index) => self.source.index_scan(table, index, &range, None)?,
-            None => self.source.scan(table, &range, None)?,
-        };
         let mut out = Vec::new();
-        for row in rows {
-            let row = row?;
-            if self.holds(filter, &row)? {
-                out.push(row);
+        let mut keep = |row: &[Value]| {
+            if self.holds(filter, row)? {
+                out.push(row.to_vec());
             }
-        }
+            Ok(Flow::More)
+        };
+        match index {
+            Some(index) => self
+                .source
+                .index_scan(table, index, &range, None, &mut keep)?,
+            None => self.source.scan(table, &range, None, &mut keep)?,
+        };
         Ok(out)
     }
 
@@ -494,30 +654,6 @@ impl<'a> Executor<'a> {
             Some(c) => self.is_true(c, row),
             None => Ok(true),
         }
-    }
-
-    /// Joins `left` with the materialized `right`, hashing `right` on the equality columns
-    /// of `on` (found at the first left row, when the left width is known).
-    fn hash_join<'p>(
-        &'p self,
-        left: Rows<'p>,
-        right: Vec<Row>,
-        kind: JoinKind,
-        on: Option<&'p Expr>,
-        width: usize,
-    ) -> Rows<'p> {
-        let hash: std::cell::OnceCell<Option<HashSide>> = std::cell::OnceCell::new();
-        Box::new(
-            left.map(move |l| {
-                let l = l?;
-                let side = hash.get_or_init(|| HashSide::build(on, l.len(), &right));
-                self.join_one(l, &right, side.as_ref(), kind, on, width)
-            })
-            .flat_map(|joined| match joined {
-                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            }),
-        )
     }
 
     /// LIMIT and OFFSET arguments: a non-negative count, or no limit for NULL.
@@ -542,21 +678,21 @@ impl<'a> Executor<'a> {
             // One group: no key to compute or look up.
             groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
         }
-        for row in self.execute(input)? {
-            let row = row?;
+        let mut keys: Row = Vec::with_capacity(group_by.len());
+        self.run(input, &mut |row| {
             let at = if group_by.is_empty() {
                 0
             } else {
-                let keys: Row = group_by
-                    .iter()
-                    .map(|e| self.eval(e, &row))
-                    .collect::<Result<_>>()?;
+                keys.clear();
+                for e in group_by {
+                    keys.push(self.eval(e, row)?);
+                }
                 let key = row_key(&keys);
                 match index.get(&key) {
                     Some(&at) => at,
                     None => {
                         index.insert(key, groups.len());
-                        groups.push((keys, aggs.iter().map(AggState::new).collect()));
+                        groups.push((keys.clone(), aggs.iter().map(AggState::new).collect()));
                         groups.len() - 1
                     }
                 }
@@ -564,11 +700,12 @@ impl<'a> Executor<'a> {
             let states = &mut groups[at].1;
             for (call, state) in aggs.iter().zip(states.iter_mut()) {
                 match &call.arg {
-                    Some(arg) => state.add(call, Some(&*self.operand(arg, &row)?))?,
+                    Some(arg) => state.add(call, Some(&*self.operand(arg, row)?))?,
                     None => state.add(call, None)?,
                 }
             }
-        }
+            Ok(Flow::More)
+        })?;
         groups
             .into_iter()
             .map(|(mut keys, states)| {
@@ -581,17 +718,15 @@ impl<'a> Executor<'a> {
     }
 
     fn sort(&self, input: &Plan, keys: &[SortKey]) -> Result<Vec<Row>> {
-        let mut keyed: Vec<(Row, Row)> = self
-            .execute(input)?
-            .map(|row| {
-                let row = row?;
-                let k = keys
-                    .iter()
-                    .map(|k| self.eval(&k.expr, &row))
-                    .collect::<Result<Row>>()?;
-                Ok((k, row))
-            })
-            .collect::<Result<_>>()?;
+        let mut keyed: Vec<(Row, Row)> = Vec::new();
+        self.run(input, &mut |row| {
+            let k = keys
+                .iter()
+                .map(|k| self.eval(&k.expr, row))
+                .collect::<Result<Row>>()?;
+            keyed.push((k, row.to_vec()));
+            Ok(Flow::More)
+        })?;
         let mut failure = None;
         keyed.sort_by(|(a, _), (b, _)| {
             for ((x, y), key) in a.iter().zip(b).zip(keys) {
@@ -612,35 +747,44 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn set_op<'p>(
-        &'p self,
+    fn set_op(
+        &self,
         op: SetOpKind,
         all: bool,
-        left: &'p Plan,
-        right: &'p Plan,
-    ) -> Result<Rows<'p>> {
-        let left = self.execute(left)?;
+        left: &Plan,
+        right: &Plan,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
         if op == SetOpKind::Union {
-            let both = left.chain(self.execute(right)?);
             if all {
-                return Ok(Box::new(both));
+                if self.run(left, sink)? == Flow::Stop {
+                    return Ok(Flow::Stop);
+                }
+                return self.run(right, sink);
             }
             let mut seen = HashSet::new();
-            return Ok(Box::new(both.filter(move |row| match row {
-                Ok(row) => seen.insert(row_key(row)),
-                Err(_) => true,
-            })));
+            let mut distinct = |row: &[Value]| {
+                if seen.insert(row_key(row)) {
+                    sink(row)
+                } else {
+                    Ok(Flow::More)
+                }
+            };
+            if self.run(left, &mut distinct)? == Flow::Stop {
+                return Ok(Flow::Stop);
+            }
+            return self.run(right, &mut distinct);
         }
         let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
-        for row in self.execute(right)? {
-            *counts.entry(row_key(&row?)).or_default() += 1;
-        }
+        self.run(right, &mut |row| {
+            *counts.entry(row_key(row)).or_default() += 1;
+            Ok(Flow::More)
+        })?;
         let mut emitted: HashSet<Vec<u8>> = HashSet::new();
-        Ok(Box::new(left.filter(move |row| {
-            let Ok(row) = row else { return true };
+        self.run(left, &mut |row| {
             let k = row_key(row);
             let in_right = counts.get_mut(&k);
-            match (op, all) {
+            let keep = match (op, all) {
                 (SetOpKind::Intersect, true) => match in_right {
                     Some(n) if *n > 0 => {
                         *n -= 1;
@@ -658,8 +802,9 @@ impl<'a> Executor<'a> {
                 },
                 (SetOpKind::Except, false) => in_right.is_none() && emitted.insert(k),
                 (SetOpKind::Union, _) => true,
-            }
-        })))
+            };
+            if keep { sink(row) } else { Ok(Flow::More) }
+        })
     }
 
     /// The rows of a subquery for the current row: run once if uncorrelated.
@@ -695,13 +840,52 @@ impl<'a> Executor<'a> {
     /// Whether `expr` is true (not false or unknown) for `row`.
     #[inline]
     fn is_true(&self, expr: &Expr, row: &[Value]) -> Result<bool> {
-        Ok(values::truth(&*self.operand(expr, row)?)? == Some(true))
+        Ok(self.truth_of(expr, row)? == Some(true))
+    }
+
+    /// The truth of a predicate (`None`: unknown), computed without building boolean
+    /// values for the logical and comparison operators.
+    fn truth_of(&self, expr: &Expr, row: &[Value]) -> Result<Option<bool>> {
+        use values::{and, not, or, truth};
+        Ok(match expr {
+            Expr::Not(e) => not(self.truth_of(e, row)?),
+            Expr::And(a, b) => {
+                let left = self.truth_of(a, row)?;
+                if left == Some(false) {
+                    return Ok(Some(false));
+                }
+                and(left, self.truth_of(b, row)?)
+            }
+            Expr::Or(a, b) => {
+                let left = self.truth_of(a, row)?;
+                if left == Some(true) {
+                    return Ok(Some(true));
+                }
+                or(left, self.truth_of(b, row)?)
+            }
+            Expr::Compare(op, a, b) => {
+                values::compare_truth(*op, &*self.operand(a, row)?, &*self.operand(b, row)?)?
+            }
+            Expr::IsNull { expr, negated } => Some(self.operand(expr, row)?.is_null() != *negated),
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let v = self.operand(expr, row)?;
+                let ge = values::compare_truth(CmpOp::GtEq, &v, &*self.operand(low, row)?)?;
+                let le = values::compare_truth(CmpOp::LtEq, &v, &*self.operand(high, row)?)?;
+                let inside = and(ge, le);
+                if *negated { not(inside) } else { inside }
+            }
+            other => truth(&*self.operand(other, row)?)?,
+        })
     }
 
     /// Evaluates `expr` against `row`. The common operators are here; the rest are in
     /// `eval_other`, which keeps this function's frame small, since it recurses per node.
     pub fn eval(&self, expr: &Expr, row: &[Value]) -> Result<Value> {
-        use values::{and, from_truth, not, or, truth};
         Ok(match expr {
             Expr::Literal(v) => v.clone(),
             Expr::Column(i) => row
@@ -713,41 +897,14 @@ impl<'a> Executor<'a> {
                 .get(*i)
                 .cloned()
                 .ok_or_else(|| Error::Execution(format!("there is no parameter ${}", i + 1)))?,
-            Expr::Not(e) => from_truth(not(truth(&*self.operand(e, row)?)?)),
-            Expr::And(a, b) => {
-                let left = truth(&*self.operand(a, row)?)?;
-                if left == Some(false) {
-                    return Ok(Value::Boolean(false));
-                }
-                from_truth(and(left, truth(&*self.operand(b, row)?)?))
-            }
-            Expr::Or(a, b) => {
-                let left = truth(&*self.operand(a, row)?)?;
-                if left == Some(true) {
-                    return Ok(Value::Boolean(true));
-                }
-                from_truth(or(left, truth(&*self.operand(b, row)?)?))
-            }
-            Expr::Compare(op, a, b) => {
-                values::compare_op(*op, &*self.operand(a, row)?, &*self.operand(b, row)?)?
-            }
+            Expr::Not(_)
+            | Expr::And(..)
+            | Expr::Or(..)
+            | Expr::Compare(..)
+            | Expr::IsNull { .. }
+            | Expr::Between { .. } => values::from_truth(self.truth_of(expr, row)?),
             Expr::Arith(op, a, b) => {
                 values::arith(*op, &*self.operand(a, row)?, &*self.operand(b, row)?)?
-            }
-            Expr::IsNull { expr, negated } => {
-                Value::Boolean(self.operand(expr, row)?.is_null() != *negated)
-            }
-            Expr::Between {
-                expr,
-                low,
-                high,
-                negated,
-            } => {
-                let v = self.operand(expr, row)?;
-                let ge = values::compare_op(CmpOp::GtEq, &v, &*self.operand(low, row)?)?;
-                let le = values::compare_op(CmpOp::LtEq, &v, &*self.operand(high, row)?)?;
-                let inside = and(truth(&ge)?, truth(&le)?);
-                from_truth(if *negated { not(inside) } else { inside })
             }
             other => self.eval_other(other, row)?,
         })

@@ -116,6 +116,7 @@ fn cmp_real(a: f64, b: f64) -> Ordering {
 }
 
 /// Compares two values; `None` when either is NULL.
+#[inline]
 pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>> {
     use Value::*;
     Ok(Some(match (a, b) {
@@ -157,10 +158,16 @@ pub enum CmpOp {
 
 /// `a op b` with SQL NULL semantics.
 pub fn compare_op(op: CmpOp, a: &Value, b: &Value) -> Result<Value> {
+    Ok(from_truth(compare_truth(op, a, b)?))
+}
+
+/// The truth of `a op b`: unknown (`None`) when either side is NULL.
+#[inline]
+pub fn compare_truth(op: CmpOp, a: &Value, b: &Value) -> Result<Option<bool>> {
     let Some(ord) = compare(a, b)? else {
-        return Ok(Value::Null);
+        return Ok(None);
     };
-    Ok(Value::Boolean(match op {
+    Ok(Some(match op {
         CmpOp::Eq => ord.is_eq(),
         CmpOp::NotEq => ord.is_ne(),
         CmpOp::Lt => ord.is_lt(),
