@@ -10,7 +10,7 @@ use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
 
 use crate::db::{HISTORY, INDEX, Inner, LOG, ROWS};
 use crate::error::{Error, Result};
-use crate::fence::fence;
+use crate::fence::{fence, fence_around_guest};
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, ChangeRecord, LogPosition};
@@ -194,6 +194,7 @@ impl ReadTxn {
                 table,
                 index,
                 entries,
+                row_key: Vec::new(),
             })
         })
     }
@@ -412,6 +413,60 @@ impl<'t> Scan<'t> {
     }
 }
 
+impl<'t> Scan<'t> {
+    /// Hands each row to `f`, in key order, until `f` returns `Ok(false)` or an error.
+    /// Cheaper than iterating: rows are not read ahead into a buffer, and one panic guard
+    /// covers a batch of rows. A panic inside `f` is not a storage failure: it unwinds on
+    /// as it was.
+    pub fn for_each<E: From<Error>>(
+        mut self,
+        mut f: impl FnMut(StoredRow<'t>) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
+        // Rows an iterator call already read ahead come first.
+        while let Some(value) = self.ahead.pop_front() {
+            if !f(self.row(value))? {
+                return Ok(());
+            }
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
+        }
+        let table = self.table;
+        let mut stop: Option<std::result::Result<(), E>> = None;
+        while !self.done && stop.is_none() {
+            let inner = &mut self.inner;
+            let batch = fence_around_guest(|in_guest| {
+                for _ in 0..SCAN_BATCH {
+                    let Some(entry) = inner.next() else {
+                        return Ok(true);
+                    };
+                    let row = StoredRow {
+                        table,
+                        value: entry?.1,
+                    };
+                    in_guest.set(true);
+                    let more = f(row);
+                    in_guest.set(false);
+                    match more {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stop = Some(Ok(()));
+                            return Ok(true);
+                        }
+                        Err(e) => {
+                            stop = Some(Err(e));
+                            return Ok(true);
+                        }
+                    }
+                }
+                Ok(false)
+            });
+            self.done = batch?;
+        }
+        stop.unwrap_or(Ok(()))
+    }
+}
+
 impl<'t> Iterator for Scan<'t> {
     type Item = Result<StoredRow<'t>>;
 
@@ -444,6 +499,8 @@ pub struct IndexScan<'t> {
     table: &'t TableSchema,
     index: &'t IndexSchema,
     entries: RawRange,
+    /// The row key being looked up, a buffer reused across rows.
+    row_key: Vec<u8>,
 }
 
 impl<'t> Iterator for IndexScan<'t> {
@@ -454,7 +511,9 @@ impl<'t> Iterator for IndexScan<'t> {
         Some(fence(|| {
             let (k, _) = entry?;
             let pk = index_entry_pk(k.value(), self.index)?;
-            let mut full = self.table.id.to_be_bytes().to_vec();
+            let full = &mut self.row_key;
+            full.clear();
+            full.extend_from_slice(&self.table.id.to_be_bytes());
             full.extend_from_slice(pk);
             let value = self.txn.rows.get(full.as_slice())?.ok_or_else(|| {
                 Error::Corrupt(format!("index {} points at a missing row", self.index.name))

@@ -163,21 +163,29 @@ impl<'t> StoredRow<'t> {
                 columns.len()
             )));
         }
+        // Every slot starts NULL and wanted values are written in place: building a value
+        // on the stack and pushing it costs a store-forwarding stall per value.
         out.clear();
+        out.resize(columns.len(), Value::Null);
         let start = values_start(self.table);
         let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
-        for i in 0..n {
+        for (i, slot) in out.iter_mut().enumerate().take(n) {
             if wanted.is_none_or(|w| w.get(i).copied().unwrap_or(true)) {
-                out.push(r.value_ref()?.to_owned());
+                match r.value_ref()? {
+                    ValueRef::Integer(x) => *slot = Value::Integer(x),
+                    ValueRef::Null => {}
+                    other => *slot = other.to_owned(),
+                }
             } else {
                 r.skip_value()?;
-                out.push(Value::Null);
             }
         }
         if !r.is_empty() {
             return Err(r.corrupt("trailing bytes"));
         }
-        out.extend(columns[n..].iter().map(|c| c.backfill.clone()));
+        for (slot, column) in out.iter_mut().zip(columns).skip(n) {
+            *slot = column.backfill.clone();
+        }
         Ok(())
     }
 

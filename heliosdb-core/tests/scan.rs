@@ -152,3 +152,79 @@ fn a_write_transaction_scans_its_index_including_its_own_writes() {
         .unwrap();
     assert_eq!(from_m.len(), 3);
 }
+
+/// `Scan::for_each` sees what iteration sees, stops when asked, passes the callback's
+/// error through, and lets a panic in the callback unwind as a panic (not as corruption).
+#[test]
+fn for_each_matches_iteration_and_stops() {
+    let db = Database::open_in_memory().unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("n")
+            .column(ColumnSpec::new("id", DataType::Integer))
+            .column(ColumnSpec::new("d", DataType::Text))
+            .primary_key(["id"]),
+    )
+    .unwrap();
+    for id in 0..300i64 {
+        w.insert("n", &[id.into(), format!("row {id}").into()])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    let iterated: Vec<Vec<Value>> = r
+        .scan("n", ..)
+        .unwrap()
+        .map(|row| row.unwrap().values().unwrap())
+        .collect();
+    let mut pushed = Vec::new();
+    r.scan("n", ..)
+        .unwrap()
+        .for_each(|row| {
+            pushed.push(row.values()?);
+            Ok::<_, heliosdb_core::Error>(true)
+        })
+        .unwrap();
+    assert_eq!(pushed, iterated);
+    assert_eq!(pushed.len(), 300);
+
+    // Stops after the row that says so, across the 64-row batches.
+    let mut seen = 0;
+    r.scan("n", ..)
+        .unwrap()
+        .for_each(|_| {
+            seen += 1;
+            Ok::<_, heliosdb_core::Error>(seen < 100)
+        })
+        .unwrap();
+    assert_eq!(seen, 100);
+
+    // A partly iterated scan hands on the rows it read ahead first.
+    let mut scan = r.scan("n", ..).unwrap();
+    scan.next().unwrap().unwrap();
+    let mut rest = 0;
+    scan.for_each(|_| {
+        rest += 1;
+        Ok::<_, heliosdb_core::Error>(true)
+    })
+    .unwrap();
+    assert_eq!(rest, 299);
+
+    let err = r
+        .scan("n", ..)
+        .unwrap()
+        .for_each(|_| Err::<bool, _>(heliosdb_core::Error::Corrupt("callback".into())))
+        .unwrap_err();
+    assert!(err.to_string().contains("callback"), "{err}");
+
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = r
+            .scan("n", ..)
+            .unwrap()
+            .for_each(|_| -> Result<bool, heliosdb_core::Error> {
+                panic!("a bug in the callback")
+            });
+    }))
+    .unwrap_err();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug in the callback"));
+}

@@ -87,7 +87,14 @@ impl Source for ReadTxn {
         columns: Option<&[bool]>,
         sink: &mut Sink<'_>,
     ) -> Result<Flow> {
-        push_stored(ReadTxn::scan(self, table, range.clone())?, columns, sink)
+        let mut values = Vec::new();
+        let mut flow = Flow::More;
+        ReadTxn::scan(self, table, range.clone())?.for_each(|row| {
+            row.decode_into(columns, &mut values)?;
+            flow = sink(&values)?;
+            Ok::<_, Error>(flow == Flow::More)
+        })?;
+        Ok(flow)
     }
 
     fn index_scan(
@@ -360,6 +367,19 @@ impl<'p> HashJoin<'p> {
     }
 }
 
+/// A LEFT join's left row that matched nothing, NULL-extended, to `sink`.
+fn emit_unmatched(
+    left: &[Value],
+    right_width: usize,
+    joined: &mut Vec<Value>,
+    sink: &mut Sink<'_>,
+) -> Result<Flow> {
+    joined.clear();
+    joined.extend_from_slice(left);
+    joined.extend(std::iter::repeat_n(Value::Null, right_width));
+    sink(joined)
+}
+
 /// Sends materialized rows on.
 fn emit(rows: Vec<Row>, sink: &mut Sink<'_>) -> Result<Flow> {
     for row in rows {
@@ -489,16 +509,26 @@ impl<'a> Executor<'a> {
                 }
                 let mut joined = Vec::new();
                 for l in &buffered {
-                    let rows = self.lookup(
+                    let mut matched = false;
+                    let flow = self.lookup(
                         table,
                         index.as_deref(),
                         *key_type,
                         l.get(*left_key),
-                        right_filter.as_ref(),
+                        &mut |r| {
+                            if !self.holds(right_filter.as_ref(), r)? {
+                                return Ok(Flow::More);
+                            }
+                            self.emit_joined(l, r, on, &mut joined, &mut matched, sink)
+                        },
                     )?;
-                    let candidates = rows.iter().map(Vec::as_slice);
-                    let flow = self.join_row(l, candidates, kind, on, width, &mut joined, sink)?;
                     if flow == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                    if !matched
+                        && kind == JoinKind::Left
+                        && emit_unmatched(l, width, &mut joined, sink)? == Flow::Stop
+                    {
                         return Ok(Flow::Stop);
                     }
                 }
@@ -586,39 +616,50 @@ impl<'a> Executor<'a> {
     ) -> Result<Flow> {
         let mut matched = false;
         for r in candidates {
-            joined.clear();
-            joined.extend_from_slice(left);
-            joined.extend_from_slice(r);
-            if self.holds(on, joined)? {
-                matched = true;
-                if sink(joined)? == Flow::Stop {
-                    return Ok(Flow::Stop);
-                }
+            if self.emit_joined(left, r, on, joined, &mut matched, sink)? == Flow::Stop {
+                return Ok(Flow::Stop);
             }
         }
         if !matched && kind == JoinKind::Left {
-            joined.clear();
-            joined.extend_from_slice(left);
-            joined.extend(std::iter::repeat_n(Value::Null, right_width));
-            return sink(joined);
+            return emit_unmatched(left, right_width, joined, sink);
         }
         Ok(Flow::More)
     }
 
-    /// The rows of `table` whose key (`index`, or the primary key) is `value`, kept if
-    /// `filter` holds. A value of another numeric type is converted when that is exact;
-    /// NULL, or a value no key of `key_type` can equal, finds nothing.
+    /// Sends `left ++ right` to `sink` if `on` holds for it, noting the match.
+    fn emit_joined(
+        &self,
+        left: &[Value],
+        right: &[Value],
+        on: Option<&Expr>,
+        joined: &mut Vec<Value>,
+        matched: &mut bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        joined.clear();
+        joined.extend_from_slice(left);
+        joined.extend_from_slice(right);
+        if !self.holds(on, joined)? {
+            return Ok(Flow::More);
+        }
+        *matched = true;
+        sink(joined)
+    }
+
+    /// Sends `sink` the rows of `table` whose key (`index`, or the primary key) is
+    /// `value`. A value of another numeric type is converted when that is exact; NULL, or a
+    /// value no key of `key_type` can equal, finds nothing.
     fn lookup(
         &self,
         table: &str,
         index: Option<&str>,
         key_type: heliosdb_core::DataType,
         value: Option<&Value>,
-        filter: Option<&Expr>,
-    ) -> Result<Vec<Row>> {
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
         use heliosdb_core::DataType;
         let key = match (value, key_type) {
-            (None | Some(Value::Null), _) => return Ok(Vec::new()),
+            (None | Some(Value::Null), _) => return Ok(Flow::More),
             (Some(v), ty) if v.fits(ty) => v.clone(),
             (Some(Value::Real(r)), DataType::Integer) if r.fract() == 0.0 && r.abs() < 9.0e18 => {
                 Value::Integer(*r as i64)
@@ -626,26 +667,16 @@ impl<'a> Executor<'a> {
             (Some(Value::Integer(i)), DataType::Real) if i.unsigned_abs() < (1 << 53) => {
                 Value::Real(*i as f64)
             }
-            _ => return Ok(Vec::new()),
+            _ => return Ok(Flow::More),
         };
         let range = (
             std::ops::Bound::Included(vec![key.clone()]),
             std::ops::Bound::Included(vec![key]),
         );
-        let mut out = Vec::new();
-        let mut keep = |row: &[Value]| {
-            if self.holds(filter, row)? {
-                out.push(row.to_vec());
-            }
-            Ok(Flow::More)
-        };
         match index {
-            Some(index) => self
-                .source
-                .index_scan(table, index, &range, None, &mut keep)?,
-            None => self.source.scan(table, &range, None, &mut keep)?,
-        };
-        Ok(out)
+            Some(index) => self.source.index_scan(table, index, &range, None, sink),
+            None => self.source.scan(table, &range, None, sink),
+        }
     }
 
     /// Whether `condition` (none: always) is true for `row`.
@@ -679,6 +710,7 @@ impl<'a> Executor<'a> {
             groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
         }
         let mut keys: Row = Vec::with_capacity(group_by.len());
+        let mut key_bytes = Vec::new();
         self.run(input, &mut |row| {
             let at = if group_by.is_empty() {
                 0
@@ -687,11 +719,14 @@ impl<'a> Executor<'a> {
                 for e in group_by {
                     keys.push(self.eval(e, row)?);
                 }
-                let key = row_key(&keys);
-                match index.get(&key) {
+                key_bytes.clear();
+                for k in &keys {
+                    key::encode_into(k, &mut key_bytes);
+                }
+                match index.get(key_bytes.as_slice()) {
                     Some(&at) => at,
                     None => {
-                        index.insert(key, groups.len());
+                        index.insert(key_bytes.clone(), groups.len());
                         groups.push((keys.clone(), aggs.iter().map(AggState::new).collect()));
                         groups.len() - 1
                     }
