@@ -1,9 +1,11 @@
 //! The SQL API: [`EmbeddedDatabase`], prepared statements, transactions and typed rows.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use heliosdb_core::{DataType, Database, Value};
 use heliosdb_sql::ast;
+use heliosdb_sql::cache::StatementCache;
 use heliosdb_sql::session::{Outcome, Session};
 
 pub use heliosdb_sql::session::SqlError;
@@ -12,11 +14,18 @@ pub type SqlResult<T> = std::result::Result<T, SqlError>;
 
 /// A database opened for SQL. Cheap to clone; clones share the open file.
 ///
-/// Each call outside a [`Transaction`] is its own transaction (autocommit).
+/// Each call outside a [`Transaction`] is its own transaction (autocommit). SQL text
+/// run through `execute` and `query` is parsed once and kept (the last
+/// [`STATEMENT_CACHE_TEXTS`] texts), so running the same text again costs what a prepared
+/// statement does.
 #[derive(Clone, Debug)]
 pub struct EmbeddedDatabase {
     db: Database,
+    statements: Arc<StatementCache>,
 }
+
+/// How many distinct SQL texts an [`EmbeddedDatabase`] keeps parsed.
+pub const STATEMENT_CACHE_TEXTS: usize = 256;
 
 /// A result column: its name and, when known, its type.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,24 +162,41 @@ impl PreparedStatement {
 /// An open transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
     session: Session,
+    statements: Arc<StatementCache>,
     done: bool,
+}
+
+/// Runs every statement of `sql` (parsed through `cache`) in `session`.
+fn run_text(
+    session: &mut Session,
+    cache: &StatementCache,
+    sql: &str,
+    params: &[Value],
+) -> SqlResult<Vec<Outcome>> {
+    let statements = cache.parse(sql)?;
+    session.run_all(&statements, params)
+}
+
+/// The rows of the last statement's outcome (none for no statement).
+fn last_rows(outcomes: Vec<Outcome>) -> Rows {
+    outcomes.into_iter().last().map_or(
+        Rows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+        },
+        rows,
+    )
 }
 
 impl Transaction {
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> SqlResult<u64> {
-        let outcomes = self.session.execute(sql, params)?;
+        let outcomes = run_text(&mut self.session, &self.statements, sql, params)?;
         Ok(outcomes.last().map_or(0, affected))
     }
 
     pub fn query(&mut self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
-        let outcomes = self.session.execute(sql, params)?;
-        Ok(outcomes.into_iter().last().map_or(
-            Rows {
-                columns: Vec::new(),
-                rows: Vec::new(),
-            },
-            rows,
-        ))
+        let outcomes = run_text(&mut self.session, &self.statements, sql, params)?;
+        Ok(last_rows(outcomes))
     }
 
     /// Runs a prepared statement inside this transaction (no parsing); returns the rows
@@ -221,21 +247,20 @@ impl Drop for Transaction {
 impl EmbeddedDatabase {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> SqlResult<Self> {
-        Ok(EmbeddedDatabase {
-            db: Database::open(path)?,
-        })
+        Ok(Self::from_database(Database::open(path)?))
     }
 
     /// A database in memory, gone when the last clone drops.
     pub fn open_in_memory() -> SqlResult<Self> {
-        Ok(EmbeddedDatabase {
-            db: Database::open_in_memory()?,
-        })
+        Ok(Self::from_database(Database::open_in_memory()?))
     }
 
     /// SQL over an already open storage engine.
     pub fn from_database(db: Database) -> Self {
-        EmbeddedDatabase { db }
+        EmbeddedDatabase {
+            db,
+            statements: Arc::new(StatementCache::new(STATEMENT_CACHE_TEXTS)),
+        }
     }
 
     /// The storage engine underneath (change log, history, subscriptions).
@@ -245,20 +270,16 @@ impl EmbeddedDatabase {
 
     /// Runs one or more statements; returns the rows affected by the last.
     pub fn execute(&self, sql: &str, params: &[Value]) -> SqlResult<u64> {
-        let outcomes = Session::new(self.db.clone()).execute(sql, params)?;
+        let mut session = Session::new(self.db.clone());
+        let outcomes = run_text(&mut session, &self.statements, sql, params)?;
         Ok(outcomes.last().map_or(0, affected))
     }
 
     /// Runs a query and returns its rows with column names and types.
     pub fn query(&self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
-        let outcomes = Session::new(self.db.clone()).execute(sql, params)?;
-        Ok(outcomes.into_iter().last().map_or(
-            Rows {
-                columns: Vec::new(),
-                rows: Vec::new(),
-            },
-            rows,
-        ))
+        let mut session = Session::new(self.db.clone());
+        let outcomes = run_text(&mut session, &self.statements, sql, params)?;
+        Ok(last_rows(outcomes))
     }
 
     /// Parses `sql` (one statement) once, for running many times.
@@ -276,6 +297,7 @@ impl EmbeddedDatabase {
         session.execute("BEGIN", &[])?;
         Ok(Transaction {
             session,
+            statements: self.statements.clone(),
             done: false,
         })
     }

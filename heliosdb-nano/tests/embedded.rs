@@ -99,3 +99,47 @@ fn prepared_statements_run_inside_a_transaction() {
         "v4"
     );
 }
+
+/// The same SQL text run many times (parsed once, then cached) behaves as it did the first
+/// time, with each call's parameters; a text that does not parse fails every time.
+#[test]
+fn repeated_text_runs_with_each_calls_parameters() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    db.execute(
+        "CREATE TABLE kv (k INT PRIMARY KEY, v TEXT); CREATE INDEX kv_v ON kv (v)",
+        &[],
+    )
+    .unwrap();
+    let mut tx = db.transaction().unwrap();
+    for k in 0..500i64 {
+        tx.execute(
+            "INSERT INTO kv VALUES ($1, $2)",
+            &[k.into(), format!("v{k}").into()],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    for k in [0i64, 7, 499] {
+        let rows = db
+            .query("SELECT v FROM kv WHERE k = $1", &[k.into()])
+            .unwrap();
+        assert_eq!(rows.rows[0].get::<String>(0).unwrap(), format!("v{k}"));
+    }
+    assert!(
+        db.query("SELECT v FROM kv WHERE k = $1", &[1000.into()])
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    for _ in 0..2 {
+        let err = db.execute("SELEC v FROM kv", &[]).unwrap_err();
+        assert!(matches!(err, SqlError::Parse(_)), "{err}");
+    }
+    // A duplicate key through the cached text fails and changes nothing.
+    assert!(
+        db.execute("INSERT INTO kv VALUES ($1, $2)", &[1.into(), "x".into()])
+            .is_err()
+    );
+    let rows = db.query("SELECT count(*) FROM kv", &[]).unwrap();
+    assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), 500);
+}

@@ -15,6 +15,7 @@
 
 pub mod ast;
 pub mod bind;
+pub mod cache;
 pub mod constraints;
 pub mod error;
 pub mod exec;

@@ -156,9 +156,17 @@ impl Session {
 
     /// Runs every statement of `sql`, stopping at the first error.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Outcome>> {
-        let statements = crate::parser::parse(sql)?;
+        self.run_all(&crate::parser::parse(sql)?, params)
+    }
+
+    /// Runs parsed statements in order, stopping at the first error.
+    pub fn run_all(
+        &mut self,
+        statements: &[ast::Statement],
+        params: &[Value],
+    ) -> Result<Vec<Outcome>> {
         let mut out = Vec::with_capacity(statements.len());
-        for stmt in &statements {
+        for stmt in statements {
             out.push(self.run(stmt, params)?);
         }
         Ok(out)

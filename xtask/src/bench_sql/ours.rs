@@ -1,7 +1,8 @@
 //! HeliosDB Nano ("ours") through its SQL API, `EmbeddedDatabase`: prepared statements for
 //! the reads (each runs in its own autocommit read transaction), `Transaction::execute` for
-//! writes inside a transaction (parsed per call: the public API has no prepared statement
-//! bound to a transaction yet). Commits are durable (the default).
+//! writes inside a transaction (the SQL text is parsed once and then found in the
+//! database's statement cache), or `Transaction::execute_prepared`. Commits are durable
+//! (the default).
 
 use std::path::Path;
 

@@ -86,8 +86,8 @@ impl Results {
         }
         println!("targets: {met} met, {missed} missed");
         println!(
-            "1a: ours runs Transaction::execute, which parses the INSERT on every call; \
-             sqlite a prepared statement."
+            "1a: ours runs Transaction::execute with the SQL text (parsed once, then found in \
+             the statement cache); sqlite prepare_cached."
         );
         println!(
             "1c: ours runs the INSERT prepared once with Transaction::execute_prepared; \
@@ -98,8 +98,8 @@ impl Results {
              of {JOIN_WIDTH} customers."
         );
         println!(
-            "2L/3L/5L*: the same queries with the values in the SQL text, parsed per call by \
-             both engines (no statement cache)."
+            "2L/3L/5L*: the same queries with the values in the SQL text, a new text per call, \
+             so both engines parse every call."
         );
     }
 
