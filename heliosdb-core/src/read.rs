@@ -379,13 +379,15 @@ impl<'t> Scan<'t> {
         Scan {
             table,
             inner,
-            ahead: VecDeque::with_capacity(SCAN_BATCH),
+            // Allocated on the first read ahead: `for_each` and point reads never need it.
+            ahead: VecDeque::new(),
             failed: None,
             done: false,
         }
     }
 
     fn read_ahead(&mut self) {
+        self.ahead.reserve(SCAN_BATCH);
         let (inner, ahead) = (&mut self.inner, &mut self.ahead);
         let result = fence(|| {
             for _ in 0..SCAN_BATCH {

@@ -6,13 +6,14 @@
 //! | feature | crate | state |
 //! | --- | --- | --- |
 //! | (always) | [`heliosdb_core`] | storage engine: typed rows, history, change log |
-//! | `sql` | `heliosdb-sql` | not built yet |
+//! | `sql` | `heliosdb-sql` | SQL (PostgreSQL dialect): [`EmbeddedDatabase`] |
 //! | `vector` | `heliosdb-vector` | not built yet |
 //! | `crypto` | `heliosdb-crypto` | not built yet |
 //! | `compress` | `heliosdb-compress` | not built yet |
 //! | `sync` (alias `sync-experimental`) | `heliosdb-sync` | not built yet |
 //!
-//! Until the SQL engine lands, the API is the storage engine's:
+//! SQL goes through `EmbeddedDatabase` (see the README); the storage engine's own API is
+//! underneath:
 //!
 //! ```
 //! use heliosdb_nano::{ColumnSpec, DataType, Database, TableSpec, Value};
@@ -49,7 +50,7 @@ mod embedded;
 #[cfg(feature = "sql")]
 pub use embedded::{
     Column, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow, Rows,
-    SqlError, SqlResult, Transaction,
+    STATEMENT_CACHE_TEXTS, SqlError, SqlResult, Transaction,
 };
 #[cfg(feature = "sync")]
 pub use heliosdb_sync as sync;

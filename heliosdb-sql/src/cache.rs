@@ -17,7 +17,7 @@ pub struct StatementCache {
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_text: HashMap<String, (Arc<[Statement]>, u64)>,
+    by_text: HashMap<String, (Arc<Vec<Statement>>, u64)>,
     /// A use counter: the entry with the smallest stamp is the least recently used.
     clock: u64,
 }
@@ -35,15 +35,15 @@ impl StatementCache {
     }
 
     /// The statements of `sql`, parsed now or found from an earlier call.
-    pub fn parse(&self, sql: &str) -> Result<Arc<[Statement]>, ParseError> {
+    pub fn parse(&self, sql: &str) -> Result<Arc<Vec<Statement>>, ParseError> {
         if self.capacity == 0 || sql.len() > TEXT_BYTES_MAX {
-            return Ok(parser::parse(sql)?.into());
+            return Ok(Arc::new(parser::parse(sql)?));
         }
         if let Some(found) = self.lock().touch(sql) {
             return Ok(found);
         }
         // Parse outside the lock; a text that fails to parse is not kept.
-        let parsed: Arc<[Statement]> = parser::parse(sql)?.into();
+        let parsed = Arc::new(parser::parse(sql)?);
         let mut entries = self.lock();
         if entries.by_text.len() >= self.capacity {
             entries.evict_oldest();
@@ -77,7 +77,7 @@ impl Entries {
         self.clock
     }
 
-    fn touch(&mut self, sql: &str) -> Option<Arc<[Statement]>> {
+    fn touch(&mut self, sql: &str) -> Option<Arc<Vec<Statement>>> {
         let stamp = self.tick();
         let (statements, used) = self.by_text.get_mut(sql)?;
         *used = stamp;

@@ -1,6 +1,8 @@
-//! The executor: runs a bound [`Plan`] over a [`Source`] of rows, pulling rows through
-//! iterators so that LIMIT stops early and a scan feeding an aggregate holds one row at a
-//! time. Sorts, the right side of joins, and set operations hold what they must.
+//! The executor: runs a bound [`Plan`] over a [`Source`] of rows, pushing each row from
+//! the scan through filters, projections and join probes into a [`Sink`] (a closure), with
+//! no copy or allocation per row on the way; a sink answers [`Flow::Stop`] so that LIMIT
+//! stops the scan early. Aggregates, sorts, the build side of joins and set operations
+//! hold what they must.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

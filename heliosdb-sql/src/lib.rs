@@ -4,13 +4,14 @@
 //!   name the line and column and draw a caret);
 //! - [`bind`] resolves names against the catalog and builds a [`plan`], pushing WHERE
 //!   conjuncts into joins and primary-key ranges;
-//! - [`exec`] pulls rows through the plan over a snapshot or the write transaction;
+//! - [`prune`] tells each scan which columns the plan reads;
+//! - [`exec`] pushes rows from the scans through the plan into sinks, over a snapshot or
+//!   the write transaction;
 //! - [`values`] holds the SQL semantics of values (three-valued logic, casts, functions);
 //! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
-//!   plans.
+//!   plans; [`cache`] keeps parsed statements by their SQL text.
 //!
-//! Still missing (issue 3): RIGHT/FULL joins, index use in
-//! queries beyond primary keys, and the shell on top.
+//! Not yet: RIGHT/FULL joins, triggers, recursive CTEs.
 #![forbid(unsafe_code)]
 
 pub mod ast;
