@@ -22,6 +22,8 @@ pub(crate) const EXPIRY: Tbl = TableDefinition::new("heliosdb.history_expiry");
 pub(crate) const INDEX: Tbl = TableDefinition::new("heliosdb.index");
 pub(crate) const LOG: Tbl = TableDefinition::new("heliosdb.log");
 
+/// Meta records under this prefix belong to layers above core (see `WriteTxn::aux_put`).
+pub(crate) const META_AUX_PREFIX: &[u8] = b"aux:";
 pub(crate) const META_FORMAT: &[u8] = b"format";
 pub(crate) const META_NODE_ID: &[u8] = b"node_id";
 pub(crate) const META_CATALOG: &[u8] = b"catalog";

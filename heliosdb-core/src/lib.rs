@@ -51,4 +51,6 @@ pub use schema::{
     TableId, TableSchema, TableSpec,
 };
 pub use value::{DataType, VALUE_BYTES_MAX, Value, ValueRef};
-pub use write::{CommitInfo, Row, Savepoint, WriteScan, WriteTxn};
+pub use write::{
+    AUX_KEY_BYTES_MAX, CommitInfo, ReplicatedOrigin, Row, Savepoint, WriteScan, WriteTxn,
+};

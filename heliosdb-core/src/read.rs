@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
 
-use crate::db::{HISTORY, INDEX, Inner, LOG, ROWS};
+use crate::db::{HISTORY, INDEX, Inner, LOG, META, ROWS};
 use crate::error::{Error, Result};
 use crate::fence::{fence, fence_around_guest};
 use crate::hlc::Hlc;
@@ -74,6 +74,7 @@ pub struct ReadTxn {
     history: OnceLock<RawReadTable>,
     index: OnceLock<RawReadTable>,
     log: OnceLock<RawReadTable>,
+    meta: OnceLock<RawReadTable>,
 }
 
 /// The table in `cell`, opened from `txn` the first time.
@@ -104,6 +105,7 @@ impl ReadTxn {
             history: OnceLock::new(),
             index: OnceLock::new(),
             log: OnceLock::new(),
+            meta: OnceLock::new(),
             txn,
             inner,
         })
@@ -119,6 +121,15 @@ impl ReadTxn {
 
     fn log(&self) -> Result<&RawReadTable> {
         lazy(&self.log, &self.txn, LOG)
+    }
+
+    /// The local record `key` of the layers above core (see `WriteTxn::aux_put`).
+    pub fn aux_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let key = crate::write::aux_key(key)?;
+        fence(|| {
+            let meta = lazy(&self.meta, &self.txn, META)?;
+            Ok(meta.get(key.as_slice())?.map(|g| g.value().to_vec()))
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {

@@ -185,6 +185,22 @@ struct State {
     /// Records not yet written to the log, and the index of the first of them.
     chunk: log::ChunkWriter,
     chunk_first: u32,
+    /// The origin of the logical commit being written, when it is another node's commit
+    /// being replicated (`None`: this node's own).
+    replicated: Option<ReplicatedOrigin>,
+    /// Logical commits of this transaction already finished (their counters applied).
+    finished_commits: u32,
+    /// Changes in those finished commits, commit headers not counted.
+    finished_changes: u32,
+}
+
+/// Another node's commit as it is replicated here: its origin, its sequence at the origin,
+/// and its timestamp there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicatedOrigin {
+    pub origin: NodeId,
+    pub origin_seq: u64,
+    pub commit_ts: Hlc,
 }
 
 /// A point inside a write transaction to roll back to; see [`WriteTxn::savepoint`].
@@ -220,6 +236,22 @@ pub struct WriteTxn {
     /// Savepoints taken and not yet released or rolled back past.
     open_savepoints: usize,
 }
+
+/// A local record's key in the meta table; bounded so a caller cannot make one huge.
+pub(crate) fn aux_key(key: &[u8]) -> Result<Vec<u8>> {
+    if key.len() > AUX_KEY_BYTES_MAX {
+        return Err(Error::Storage(format!(
+            "a local record key is {} bytes; at most {AUX_KEY_BYTES_MAX} are allowed",
+            key.len()
+        )));
+    }
+    let mut k = crate::db::META_AUX_PREFIX.to_vec();
+    k.extend_from_slice(key);
+    Ok(k)
+}
+
+/// The longest key of a local record.
+pub const AUX_KEY_BYTES_MAX: usize = 4096;
 
 fn table_prefix(id: TableId) -> [u8; 4] {
     id.to_be_bytes()
@@ -320,10 +352,17 @@ impl State {
 /// Adds the record in `s.log_buf` to the log (after the commit header, for the first).
 fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
     if s.changes == 0 {
-        let header = CommitHeader {
-            commit_ts: s.commit_ts,
-            origin: s.node_id,
-            origin_seq: s.counters.origin_seq + 1,
+        let header = match s.replicated {
+            Some(r) => CommitHeader {
+                commit_ts: r.commit_ts,
+                origin: r.origin,
+                origin_seq: r.origin_seq,
+            },
+            None => CommitHeader {
+                commit_ts: s.commit_ts,
+                origin: s.node_id,
+                origin_seq: s.counters.origin_seq + 1,
+            },
         };
         let mut bytes = Vec::with_capacity(34);
         log::encode_commit_header(&header, &mut bytes);
@@ -543,6 +582,9 @@ impl WriteTxn {
             log_buf: Vec::with_capacity(256),
             chunk: log::ChunkWriter::default(),
             chunk_first: 0,
+            replicated: None,
+            finished_commits: 0,
+            finished_changes: 0,
         };
         Ok(WriteTxn {
             inner,
@@ -594,6 +636,30 @@ impl WriteTxn {
 
     fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
         self.catalog.table(name).cloned()
+    }
+
+    /// Stores `value` under `key` in the local records of the layers above core (sync
+    /// keeps its frontier and row metadata here). Such a record is written and rolled back
+    /// with the transaction like any other, but it is not logged and never replicates: it
+    /// describes this node. Its owner versions its bytes.
+    pub fn aux_put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let key = aux_key(key)?;
+        self.put_meta(&key, value)
+    }
+
+    /// Removes the local record `key` (nothing if there is none).
+    pub fn aux_delete(&mut self, key: &[u8]) -> Result<()> {
+        let key = aux_key(key)?;
+        self.mutate(|t, _| {
+            t.del(Tree::Meta, &key)?;
+            Ok(())
+        })
+    }
+
+    /// The local record `key`, as this transaction sees it.
+    pub fn aux_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let key = aux_key(key)?;
+        self.read(|t| Ok(t.meta.get(key.as_slice())?.map(|g| g.value().to_vec())))
     }
 
     pub(crate) fn put_meta(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -1175,26 +1241,24 @@ impl WriteTxn {
                 "an earlier storage error aborted this transaction; it was rolled back".into(),
             ));
         }
-        // Not counting the commit header record.
-        let changes = self.state.changes.saturating_sub(1);
+        let before = self.state.counters;
+        self.finish_logical_commit()?;
+        let changes = self.state.finished_changes;
         let mut info = CommitInfo {
             commit_seq: 0,
             commit_ts: self.state.commit_ts,
             node_id: self.state.node_id,
             changes,
         };
-        if changes > 0 {
-            self.mutate(flush_log)?;
-            let c = self.state.counters;
+        if self.state.finished_commits > 0 {
             let next = Counters {
-                commit_seq: c.commit_seq + 1,
-                origin_seq: c.origin_seq + 1,
                 last_ts: self.state.commit_ts,
+                ..self.state.counters
             };
             info.commit_seq = next.commit_seq;
             self.put_meta(META_COUNTERS, &next.encode())?;
             // Bounded history collection rides along every 128th commit.
-            if next.commit_seq.is_multiple_of(128) {
+            if next.commit_seq / 128 != before.commit_seq / 128 {
                 self.collect_history(1024)?;
             }
         }
@@ -1233,6 +1297,48 @@ impl WriteTxn {
             });
         }
         Ok(info)
+    }
+
+    /// Ends the logical commit being written, if it wrote anything: its last chunk goes to
+    /// the log and the counters move past it.
+    fn finish_logical_commit(&mut self) -> Result<()> {
+        if self.state.changes == 0 {
+            return Ok(());
+        }
+        self.mutate(flush_log)?;
+        let s = &mut self.state;
+        s.finished_changes = s.finished_changes.saturating_add(s.changes - 1);
+        s.finished_commits += 1;
+        s.counters.commit_seq += 1;
+        if s.replicated.is_none() {
+            s.counters.origin_seq += 1;
+        }
+        s.changes = 0;
+        s.chunk_first = 0;
+        Ok(())
+    }
+
+    /// Starts writing another node's commit: the changes made from here until the next
+    /// call (or the commit) are logged as one commit of `origin`, so that they replicate
+    /// onwards under their origin and this node's own commit counter does not move. One
+    /// write transaction can hold many such commits (a sync batch), all committed or none.
+    /// The local clock moves past the origin's timestamp.
+    pub fn begin_replicated_commit(&mut self, origin: ReplicatedOrigin) -> Result<()> {
+        if self.open_savepoints > 0 {
+            return Err(Error::Storage(
+                "a replicated commit cannot start while a savepoint is open; release it first"
+                    .into(),
+            ));
+        }
+        if origin.origin == self.state.node_id {
+            return Err(Error::Storage(
+                "a replicated commit cannot claim this node as its origin".into(),
+            ));
+        }
+        self.finish_logical_commit()?;
+        self.inner.clock.observe(origin.commit_ts);
+        self.state.replicated = Some(origin);
+        Ok(())
     }
 
     /// Discards every change of this transaction.
