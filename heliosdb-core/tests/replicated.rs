@@ -57,7 +57,7 @@ fn replicated_commits_keep_their_origin_and_leave_the_local_counter() {
         assert_eq!(info.changes, 4);
         // The clock moved to the origin's timestamp: later local commits come after it.
         assert!(db.now() >= far_future);
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         assert!(w.commit_ts() > far_future);
         w.rollback().unwrap();
     }
