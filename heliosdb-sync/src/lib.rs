@@ -1,22 +1,51 @@
 //! heliosdb-sync: replication between HeliosDB Nano databases (issue 4, in progress).
 //!
-//! Built so far, independent of storage and network:
 //! - [`vv`]: version vectors — frontiers (what a node has applied, per origin) and row
 //!   contexts (what a row's version has seen), compared for causality;
-//! - [`row`]: the per-column merge of concurrent row versions, a state-based CRDT whose
-//!   merge is commutative, associative and idempotent;
+//! - [`row`]: the per-row merge of concurrent versions, a state-based CRDT whose merge is
+//!   commutative, associative and idempotent, read through a [`ConflictResolver`]
+//!   ([`LastWriterWins`] by default, or [`PerColumn`]);
+//! - [`node`]: [`SyncNode`] over one database — what a peer lacks
+//!   ([`SyncNode::changes_for`]), applying a batch atomically and idempotently
+//!   ([`SyncNode::apply`]), recorded conflicts, the offline queue's length and age;
 //! - [`wire`]: versioned, checksummed, compressed messages; hostile bytes get a typed
 //!   error.
 //!
-//! Not yet: reading change sets from the log and applying them to a database, the offline
-//! queue API, whole-row last-writer-wins and user resolvers, the conflict table, tombstone
-//! collection and the simulation harness. ARCHITECTURE.md's sync section says what is
-//! decided and what is open.
+//! ```
+//! use heliosdb_core::{ColumnSpec, DataType, Database, TableSpec};
+//! use heliosdb_sync::SyncNode;
+//!
+//! let node = || -> Result<SyncNode, Box<dyn std::error::Error>> {
+//!     let db = Database::open_in_memory()?;
+//!     let mut w = db.begin_write()?;
+//!     w.create_table(&TableSpec::new("notes")
+//!         .column(ColumnSpec::new("id", DataType::Integer))
+//!         .column(ColumnSpec::new("body", DataType::Text))
+//!         .primary_key(["id"]))?;
+//!     w.commit()?;
+//!     Ok(SyncNode::new(db))
+//! };
+//! let (a, b) = (node()?, node()?);
+//! let mut w = a.database().begin_write()?;
+//! w.insert("notes", &[1.into(), "written offline on a".into()])?;
+//! w.commit()?;
+//! // b says what it has; a answers with what b lacks; b applies it.
+//! let batch = a.changes_for(&b.frontier()?, 1000)?;
+//! b.apply(&batch)?;
+//! assert!(b.database().begin_read()?.get("notes", &[1.into()])?.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Not yet: schema changes over sync (every node creates its tables), the conflict table
+//! in SQL, collecting tombstones and replaced values from peers' acknowledgements, the
+//! simulation harness and the benchmarks. ARCHITECTURE.md's sync section has the design.
 #![forbid(unsafe_code)]
 
+pub mod node;
 pub mod row;
 pub mod vv;
 pub mod wire;
 
-pub use row::{Cell, RowState, Stamp};
+pub use node::{ApplyReport, Conflict, SyncError, SyncNode};
+pub use row::{Cell, ConflictResolver, LastWriterWins, PerColumn, RowState, Stamp};
 pub use vv::{Causality, Dot, VersionVector};

@@ -1,0 +1,579 @@
+//! Sync over one database: what a peer lacks, applying a peer's batch, conflicts.
+//!
+//! Everything sync keeps lives in the database's local `aux:` records, written in the same
+//! transaction as the data they describe:
+//!
+//! | record | value (u8 format 1, then postcard) |
+//! | --- | --- |
+//! | `sync/frontier` | [`VersionVector`]: per origin, the last commit applied (this node's own included) |
+//! | `sync/cursor` | `u64`: the local commit sequence up to which the change log is folded into row metadata |
+//! | `sync/row/` table ‖ key | [`RowState`] of that row |
+//! | `sync/dot/` origin ‖ seq (u64 BE) | [`StoredCommit`]: where to find the commit's changes |
+//! | `sync/conflict/` n (u64 BE) | [`Conflict`] |
+//!
+//! Local writes pay nothing for sync: their commits are in the change log already, and
+//! `catch_up` folds them into row metadata (their contexts fixed at that point) before a
+//! batch is served or applied. The offline queue is therefore the log itself.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use heliosdb_core::{
+    Change, ColumnId, Database, Hlc, LogPosition, NodeId, ReadTxn, ReplicatedOrigin, TableSchema,
+    Value, WriteTxn, key,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Stamp;
+use crate::row::{Arrival, ConflictResolver, LastWriterWins, RowState, Write};
+use crate::vv::{Dot, VersionVector};
+use crate::wire::{ChangeBatch, Commit, RowChange, RowOp};
+
+/// The format byte in front of every record sync stores.
+const RECORD_FORMAT: u8 = 1;
+const FRONTIER: &[u8] = b"sync/frontier";
+const CURSOR: &[u8] = b"sync/cursor";
+const CONFLICT_COUNT: &[u8] = b"sync/conflicts";
+/// Log records folded per read while catching up (bounded memory).
+const CATCH_UP_BATCH: usize = 4096;
+
+/// Why a sync call failed. Nothing was applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error(transparent)]
+    Storage(#[from] heliosdb_core::Error),
+    /// A record sync stored is damaged or from a newer build.
+    #[error("sync record {record} is unreadable: {why}")]
+    Record { record: String, why: String },
+    /// The batch names something this database cannot take.
+    #[error("cannot apply the batch: {0}")]
+    Refused(String),
+}
+
+pub type Result<T, E = SyncError> = std::result::Result<T, E>;
+
+/// Where a commit's changes are, for serving it to peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StoredCommit {
+    /// This node's own commit: its local sequence in the change log, and per change record
+    /// (in log order) what sync adds to it.
+    Local {
+        commit_seq: u64,
+        writes: Vec<LocalWrite>,
+    },
+    /// Another node's commit, kept as received so it relays unchanged.
+    Replicated(Commit),
+}
+
+/// What sync knows of one local write beyond its change record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalWrite {
+    /// What the row had seen when it was written.
+    pub context: VersionVector,
+    /// Columns the write did not change but that it *settles*: the row showed them with a
+    /// value its conflict resolution chose, and without these the resolution after the
+    /// write would read them differently. Shipped with the write so that every node reads
+    /// what the writer saw.
+    pub settled: Vec<(ColumnId, Value)>,
+}
+
+/// A conflict: a write that arrived concurrent with the row's own latest writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub table: String,
+    pub key: Vec<Value>,
+    /// The write that arrived.
+    pub remote: Dot,
+    pub remote_stamp: Stamp,
+    /// The row as it read before (`None`: absent or deleted) and after.
+    pub before: Option<BTreeMap<ColumnId, Value>>,
+    pub after: Option<BTreeMap<ColumnId, Value>>,
+    /// The resolver's name.
+    pub rule: String,
+}
+
+/// What [`SyncNode::apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Commits applied.
+    pub applied: u64,
+    /// Commits skipped because this node had them already.
+    pub duplicates: u64,
+    /// Commits skipped because an earlier commit of their origin is missing.
+    pub gaps: u64,
+    /// Conflicts resolved (each also recorded).
+    pub conflicts: u64,
+}
+
+/// Sync over one database.
+pub struct SyncNode {
+    db: Database,
+    default_resolver: Arc<dyn ConflictResolver>,
+    resolvers: BTreeMap<String, Arc<dyn ConflictResolver>>,
+}
+
+fn record<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_FORMAT];
+    // Serializing these types into a Vec cannot fail.
+    out.extend(postcard::to_stdvec(value).unwrap_or_default());
+    out
+}
+
+fn parse<T: DeserializeOwned>(name: &[u8], bytes: &[u8]) -> Result<T> {
+    let bad = |why: String| SyncError::Record {
+        record: String::from_utf8_lossy(name).into_owned(),
+        why,
+    };
+    match bytes.split_first() {
+        Some((&RECORD_FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| bad(e.to_string())),
+        Some((format, _)) => Err(bad(format!(
+            "format {format}, newer than this build's {RECORD_FORMAT}: upgrade HeliosDB Nano"
+        ))),
+        None => Err(bad("empty".into())),
+    }
+}
+
+fn row_record(table: &str, key_values: &[Value]) -> Vec<u8> {
+    let mut k = b"sync/row/".to_vec();
+    k.extend_from_slice(&(table.len() as u32).to_be_bytes());
+    k.extend_from_slice(table.as_bytes());
+    for v in key_values {
+        key::encode_into(v, &mut k);
+    }
+    k
+}
+
+fn dot_record(dot: Dot) -> Vec<u8> {
+    let mut k = b"sync/dot/".to_vec();
+    k.extend_from_slice(&dot.node.0);
+    k.extend_from_slice(&dot.seq.to_be_bytes());
+    k
+}
+
+fn conflict_record(n: u64) -> Vec<u8> {
+    let mut k = b"sync/conflict/".to_vec();
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// The columns a change record set, as sync's cells: an insert's non-key columns, an
+/// update's changed ones, nothing for a delete.
+fn change_columns(change: &Change) -> (bool, Vec<(ColumnId, Value)>) {
+    match change {
+        Change::Insert { columns, .. } | Change::Update { columns, .. } => (false, columns.clone()),
+        Change::Delete { .. } => (true, Vec::new()),
+        Change::Schema(_) => (false, Vec::new()),
+    }
+}
+
+fn change_key(change: &Change) -> Option<&[Value]> {
+    match change {
+        Change::Insert { key, .. } | Change::Update { key, .. } | Change::Delete { key } => {
+            Some(key)
+        }
+        Change::Schema(_) => None,
+    }
+}
+
+impl SyncNode {
+    pub fn new(db: Database) -> Self {
+        SyncNode {
+            db,
+            default_resolver: Arc::new(LastWriterWins),
+            resolvers: BTreeMap::new(),
+        }
+    }
+
+    /// Resolves conflicts on `table` with `resolver` (the default is last-writer-wins).
+    /// Every node must use the same resolver for a table, or they will read it differently.
+    pub fn set_resolver(&mut self, table: &str, resolver: Arc<dyn ConflictResolver>) {
+        self.resolvers.insert(table.to_owned(), resolver);
+    }
+
+    fn resolver(&self, table: &str) -> &dyn ConflictResolver {
+        self.resolvers
+            .get(table)
+            .map_or(&*self.default_resolver, |r| &**r)
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.db.node_id()
+    }
+
+    /// What this node has: per origin, the last commit applied (its own included).
+    pub fn frontier(&self) -> Result<VersionVector> {
+        let mut w = self.db.begin_write()?;
+        let frontier = self.catch_up(&mut w)?;
+        w.commit()?;
+        Ok(frontier)
+    }
+
+    fn load<T: DeserializeOwned + Default>(w: &WriteTxn, name: &[u8]) -> Result<T> {
+        match w.aux_get(name)? {
+            Some(bytes) => parse(name, &bytes),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// Folds this node's commits since the cursor into row metadata, fixing each write's
+    /// context; returns the frontier.
+    fn catch_up(&self, w: &mut WriteTxn) -> Result<VersionVector> {
+        let me = self.db.node_id();
+        let mut frontier: VersionVector = Self::load(w, FRONTIER)?;
+        let mut cursor: u64 = Self::load(w, CURSOR)?;
+        // The writer lock is held, so this snapshot holds every committed commit.
+        let r: ReadTxn = self.db.begin_read()?;
+        let mut at = LogPosition::end_of_commit(cursor);
+        let mut open: Option<(Dot, u64, Vec<LocalWrite>)> = None;
+        loop {
+            let records = r.changes_after(at, CATCH_UP_BATCH)?;
+            let Some(last) = records.last() else { break };
+            at = last.position;
+            for rec in records {
+                let seq = rec.position.commit_seq;
+                if let Some((dot, commit_seq, contexts)) = open.take_if(|(_, s, _)| *s != seq) {
+                    self.finish_local(w, &mut frontier, dot, commit_seq, contexts)?;
+                }
+                cursor = seq;
+                if rec.origin != me {
+                    continue; // written by `apply`, which kept its metadata then
+                }
+                let dot = Dot {
+                    node: me,
+                    seq: rec.origin_seq,
+                };
+                let entry = open.get_or_insert_with(|| (dot, seq, Vec::new()));
+                let Some(key_values) = change_key(&rec.change) else {
+                    entry.2.push(LocalWrite::default());
+                    continue;
+                };
+                let name = row_record(&rec.table, key_values);
+                let mut row: RowState = Self::load(w, &name)?;
+                let context = row.seen();
+                let (delete, mut columns) = change_columns(&rec.change);
+                let write = Write {
+                    stamp: Stamp {
+                        hlc: rec.commit_ts,
+                        node: me,
+                    },
+                    context: context.clone(),
+                    delete,
+                };
+                let resolver = self.resolver(&rec.table);
+                let shown = resolver.resolve(&row);
+                let mut after = row.clone();
+                after.merge(&RowState::of_write(dot, write.clone(), columns.clone()));
+                let settled = match (delete, &shown) {
+                    (false, Some(shown)) => {
+                        settled_columns(&columns, shown, resolver.resolve(&after))
+                    }
+                    _ => Vec::new(),
+                };
+                columns.extend(settled.iter().cloned());
+                row.merge(&RowState::of_write(dot, write, columns));
+                w.aux_put(&name, &record(&row))?;
+                entry.2.push(LocalWrite { context, settled });
+            }
+        }
+        if let Some((dot, commit_seq, contexts)) = open.take() {
+            self.finish_local(w, &mut frontier, dot, commit_seq, contexts)?;
+        }
+        w.aux_put(CURSOR, &record(&cursor))?;
+        w.aux_put(FRONTIER, &record(&frontier))?;
+        Ok(frontier)
+    }
+
+    fn finish_local(
+        &self,
+        w: &mut WriteTxn,
+        frontier: &mut VersionVector,
+        dot: Dot,
+        commit_seq: u64,
+        writes: Vec<LocalWrite>,
+    ) -> Result<()> {
+        w.aux_put(
+            &dot_record(dot),
+            &record(&StoredCommit::Local { commit_seq, writes }),
+        )?;
+        frontier.raise(dot.node, dot.seq);
+        Ok(())
+    }
+
+    /// Up to `commits_max` commits that a peer at `peer` lacks, in an order it can apply:
+    /// per origin, oldest first.
+    pub fn changes_for(&self, peer: &VersionVector, commits_max: usize) -> Result<ChangeBatch> {
+        let mut w = self.db.begin_write()?;
+        let frontier = self.catch_up(&mut w)?;
+        w.commit()?;
+        let r = self.db.begin_read()?;
+        let mut commits = Vec::new();
+        'origins: for (origin, from, to) in peer.missing_from(&frontier) {
+            for seq in from..=to {
+                if commits.len() >= commits_max {
+                    break 'origins;
+                }
+                let dot = Dot { node: origin, seq };
+                let name = dot_record(dot);
+                let bytes = r.aux_get(&name)?.ok_or_else(|| SyncError::Record {
+                    record: format!("sync/dot {dot:?}"),
+                    why: "missing for a commit the frontier holds".into(),
+                })?;
+                commits.push(match parse::<StoredCommit>(&name, &bytes)? {
+                    StoredCommit::Replicated(commit) => commit,
+                    StoredCommit::Local { commit_seq, writes } => {
+                        local_commit(&r, dot, commit_seq, writes)?
+                    }
+                });
+            }
+        }
+        Ok(ChangeBatch { commits })
+    }
+
+    /// Applies a peer's batch in one transaction: all of it or, on error, nothing.
+    /// Commits this node has are skipped, so re-applying or duplicating batches changes
+    /// nothing; a commit whose predecessor from its origin is missing is skipped too (it
+    /// comes again in a later batch).
+    pub fn apply(&self, batch: &ChangeBatch) -> Result<ApplyReport> {
+        let mut w = self.db.begin_write()?;
+        let mut frontier = self.catch_up(&mut w)?;
+        let mut report = ApplyReport::default();
+        let me = self.db.node_id();
+        for commit in &batch.commits {
+            let dot = commit.dot;
+            if frontier.contains(dot) {
+                report.duplicates += 1;
+                continue;
+            }
+            if dot.node == me || dot.seq != frontier.get(&dot.node) + 1 {
+                report.gaps += 1;
+                continue;
+            }
+            w.begin_replicated_commit(ReplicatedOrigin {
+                origin: dot.node,
+                origin_seq: dot.seq,
+                commit_ts: commit.hlc,
+            })?;
+            for change in &commit.changes {
+                if self.apply_change(&mut w, commit, change)? {
+                    report.conflicts += 1;
+                }
+            }
+            w.aux_put(
+                &dot_record(dot),
+                &record(&StoredCommit::Replicated(commit.clone())),
+            )?;
+            frontier.raise(dot.node, dot.seq);
+            report.applied += 1;
+        }
+        w.aux_put(FRONTIER, &record(&frontier))?;
+        // The replicated commits are in the log now; the cursor passes over them.
+        w.commit()?;
+        Ok(report)
+    }
+
+    /// Merges one remote write into its row and writes the row as it now reads. Returns
+    /// whether it was a conflict.
+    fn apply_change(&self, w: &mut WriteTxn, commit: &Commit, change: &RowChange) -> Result<bool> {
+        let table: Arc<TableSchema> = w
+            .catalog()
+            .table(&change.table)
+            .map_err(|_| {
+                SyncError::Refused(format!(
+                    "table {} does not exist here; create it on every node first",
+                    change.table
+                ))
+            })?
+            .clone();
+        if table.has_rowid() {
+            return Err(SyncError::Refused(format!(
+                "table {} has no primary key; sync needs one to tell rows apart across nodes",
+                table.name
+            )));
+        }
+        let name = row_record(&table.name, &change.key);
+        let mut row: RowState = Self::load(w, &name)?;
+        // Merged even when the row has "seen" the write through a later write's context:
+        // that later write may not have changed every column this one did. (The frontier
+        // keeps true duplicates out; merging twice would change nothing anyway.)
+        let arrival = row.arrival(commit.dot, &change.context);
+        let resolver = self.resolver(&table.name);
+        let before = resolver.resolve(&row);
+        let (delete, columns) = match &change.op {
+            RowOp::Upsert { columns } => (false, columns.clone()),
+            RowOp::Delete => (true, Vec::new()),
+        };
+        for (id, _) in &columns {
+            if table.column_by_id(*id).is_none() {
+                return Err(SyncError::Refused(format!(
+                    "table {} has no column with id {id}; the nodes' schemas differ",
+                    table.name
+                )));
+            }
+        }
+        let write = Write {
+            stamp: Stamp {
+                hlc: commit.hlc,
+                node: commit.dot.node,
+            },
+            context: change.context.clone(),
+            delete,
+        };
+        row.merge(&RowState::of_write(commit.dot, write, columns));
+        let after = resolver.resolve(&row);
+        write_row(w, &table, &change.key, after.as_ref())?;
+        w.aux_put(&name, &record(&row))?;
+        if arrival != Arrival::Concurrent {
+            return Ok(false);
+        }
+        let n: u64 = Self::load(w, CONFLICT_COUNT)?;
+        let conflict = Conflict {
+            table: table.name.clone(),
+            key: change.key.clone(),
+            remote: commit.dot,
+            remote_stamp: Stamp {
+                hlc: commit.hlc,
+                node: commit.dot.node,
+            },
+            before,
+            after,
+            rule: resolver.name().to_owned(),
+        };
+        w.aux_put(&conflict_record(n + 1), &record(&conflict))?;
+        w.aux_put(CONFLICT_COUNT, &record(&(n + 1)))?;
+        Ok(true)
+    }
+
+    /// Every conflict recorded, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let r = self.db.begin_read()?;
+        let count: u64 = match r.aux_get(CONFLICT_COUNT)? {
+            Some(bytes) => parse(CONFLICT_COUNT, &bytes)?,
+            None => 0,
+        };
+        (1..=count)
+            .map(|n| {
+                let name = conflict_record(n);
+                let bytes = r.aux_get(&name)?.ok_or_else(|| SyncError::Record {
+                    record: format!("sync/conflict/{n}"),
+                    why: "missing".into(),
+                })?;
+                parse(&name, &bytes)
+            })
+            .collect()
+    }
+
+    /// How many of this node's own commits a peer at `peer` lacks (the offline queue's
+    /// length for it), and the timestamp of the oldest of them (its age).
+    pub fn pending_for(&self, peer: &VersionVector) -> Result<(u64, Option<Hlc>)> {
+        let frontier = self.frontier()?;
+        let me = self.node_id();
+        let (have, sent) = (frontier.get(&me), peer.get(&me));
+        if have <= sent {
+            return Ok((0, None));
+        }
+        // A peer that has everything else: what it lacks is this node's own commits.
+        let mut others = frontier.clone();
+        others.merge(peer);
+        let only_mine: VersionVector = others
+            .iter()
+            .map(|(n, s)| (n, if n == me { sent } else { s }))
+            .collect();
+        let oldest = self.changes_for(&only_mine, 1)?;
+        Ok((have - sent, oldest.commits.first().map(|c| c.hlc)))
+    }
+}
+
+/// The columns a local write settles: those it did not change whose value after the
+/// write (by the resolver) differs from what the row showed when it was written.
+fn settled_columns(
+    written: &[(ColumnId, Value)],
+    shown: &BTreeMap<ColumnId, Value>,
+    after: Option<BTreeMap<ColumnId, Value>>,
+) -> Vec<(ColumnId, Value)> {
+    let after = after.unwrap_or_default();
+    let columns: std::collections::BTreeSet<ColumnId> =
+        shown.keys().chain(after.keys()).copied().collect();
+    columns
+        .into_iter()
+        .filter(|c| !written.iter().any(|(w, _)| w == c))
+        .filter(|c| shown.get(c) != after.get(c))
+        .map(|c| (c, shown.get(&c).cloned().unwrap_or(Value::Null)))
+        .collect()
+}
+
+/// One of this node's commits, read from the change log.
+fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>) -> Result<Commit> {
+    let from = LogPosition::end_of_commit(commit_seq - 1);
+    let mut changes = Vec::new();
+    let mut hlc = Hlc::ZERO;
+    let mut at = from;
+    let mut writes = writes.into_iter();
+    'read: loop {
+        let records = r.changes_after(at, CATCH_UP_BATCH)?;
+        let Some(last) = records.last() else { break };
+        at = last.position;
+        for rec in records {
+            if rec.position.commit_seq != commit_seq {
+                break 'read;
+            }
+            hlc = rec.commit_ts;
+            let LocalWrite { context, settled } = writes.next().unwrap_or_default();
+            let op = match &rec.change {
+                Change::Insert { columns, .. } | Change::Update { columns, .. } => RowOp::Upsert {
+                    columns: columns.iter().cloned().chain(settled).collect(),
+                },
+                Change::Delete { .. } => RowOp::Delete,
+                // Schema changes do not travel yet: every node creates its tables itself.
+                Change::Schema(_) => continue,
+            };
+            let key = change_key(&rec.change)
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default();
+            changes.push(RowChange {
+                table: rec.table,
+                key,
+                op,
+                context,
+            });
+        }
+    }
+    Ok(Commit { dot, hlc, changes })
+}
+
+/// Writes the row as it reads after a merge: gone, or with these non-key values (columns
+/// with no value read as their backfill, NULL unless added with a default).
+fn write_row(
+    w: &mut WriteTxn,
+    table: &TableSchema,
+    key_values: &[Value],
+    values: Option<&BTreeMap<ColumnId, Value>>,
+) -> Result<()> {
+    let current = w.get(&table.name, key_values)?;
+    let Some(values) = values else {
+        if current.is_some() {
+            w.delete(&table.name, key_values)?;
+        }
+        return Ok(());
+    };
+    let mut row: Vec<Value> = table.columns.iter().map(|c| c.backfill.clone()).collect();
+    for (&at, value) in table.primary_key.iter().zip(key_values) {
+        row[at] = value.clone();
+    }
+    for (id, value) in values {
+        if let Some(at) = table.column_by_id(*id)
+            && !table.primary_key.contains(&at)
+        {
+            row[at] = value.clone();
+        }
+    }
+    if current.as_ref() != Some(&row) {
+        w.put(&table.name, &row)?;
+    }
+    Ok(())
+}
