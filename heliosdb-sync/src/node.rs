@@ -265,15 +265,21 @@ impl SyncNode {
                     context: context.clone(),
                     delete,
                 };
+                // Only a row whose reading came from resolving concurrent writes can read
+                // differently after a write that saw it all; most writes skip resolving.
                 let resolver = self.resolver(&rec.table);
-                let shown = resolver.resolve(&row);
-                let mut after = row.clone();
-                after.merge(&RowState::of_write(dot, write.clone(), columns.clone()));
-                let settled = match (delete, &shown) {
-                    (false, Some(shown)) => {
-                        settled_columns(&columns, shown, resolver.resolve(&after))
+                let concurrent = row.has_concurrent_writes() || row.has_concurrent_values();
+                let shown = match (delete, concurrent) {
+                    (false, true) => resolver.resolve(&row),
+                    _ => None,
+                };
+                let settled = match shown {
+                    Some(shown) => {
+                        let mut after = row.clone();
+                        after.merge(&RowState::of_write(dot, write.clone(), columns.clone()));
+                        settled_columns(&columns, &shown, resolver.resolve(&after))
                     }
-                    _ => Vec::new(),
+                    None => Vec::new(),
                 };
                 columns.extend(settled.iter().cloned());
                 row.merge(&RowState::of_write(dot, write, columns));

@@ -258,6 +258,23 @@ impl RowState {
         self.latest.len() > 1
     }
 
+    /// Whether some column holds values none of which replaced the others (concurrent
+    /// writes of it), whatever the row's latest writes are.
+    pub fn has_concurrent_values(&self) -> bool {
+        self.cells.values().any(|values| {
+            let replaced = |dot: &Dot| {
+                values.keys().any(|other| {
+                    other != dot
+                        && self
+                            .writes
+                            .get(other)
+                            .is_some_and(|w| w.context.contains(*dot))
+                })
+            };
+            values.len() > 1 && values.keys().filter(|d| !replaced(d)).count() > 1
+        })
+    }
+
     /// The latest write (by stamp) among the row's latest writes.
     pub fn winner(&self) -> Option<(Dot, &Write)> {
         self.latest().max_by_key(|(_, w)| w.stamp)
@@ -299,7 +316,9 @@ fn value_order(a: &Value, b: &Value) -> Ordering {
 
 /// How a table's rows read when writes to them were concurrent. It must be a deterministic
 /// function of the state it is given (no clock, no randomness, no outside state): that is
-/// what makes every replica read the same row.
+/// what makes every replica read the same row. A row without concurrent writes (one latest
+/// write, one unreplaced value per column) must read as those values, as both built-in
+/// resolvers do: sync relies on it to skip resolving rows nobody wrote concurrently.
 pub trait ConflictResolver: Send + Sync {
     /// The rule's name, recorded with each conflict it resolves.
     fn name(&self) -> &str;

@@ -6,9 +6,12 @@
 //!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
 //! - `cargo xtask bench-sql [--quick] [--iterations N] [--json PATH] ...`: SQL benchmark of
 //!   HeliosDB's `EmbeddedDatabase` against SQLite; rebuilds and runs itself in release mode.
+//! - `cargo xtask bench-sync [--quick] [--rows N] [--iterations N]`: the sync engine's merge
+//!   throughput, local write overhead and bytes per changed row, against SQLite.
 
 mod bench;
 mod bench_sql;
+mod bench_sync;
 mod ci;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +44,11 @@ enum Command {
     /// The SQL benchmark itself, in the current binary (`bench-sql` runs this in release).
     #[command(hide = true)]
     BenchSqlRun(bench_sql::BenchSqlArgs),
+    /// Sync benchmark: merge throughput, local write overhead, bytes per changed row.
+    BenchSync(bench_sync::BenchSyncArgs),
+    /// The sync benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchSyncRun(bench_sync::BenchSyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +59,8 @@ fn main() -> ExitCode {
         Command::BenchRun(args) => bench::run(&args),
         Command::BenchSql(args) => bench_sql::launch(&args),
         Command::BenchSqlRun(args) => bench_sql::run(&args),
+        Command::BenchSync(args) => bench_sync::launch(&args),
+        Command::BenchSyncRun(args) => bench_sync::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
