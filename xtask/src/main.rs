@@ -8,11 +8,13 @@
 //!   HeliosDB's `EmbeddedDatabase` against SQLite; rebuilds and runs itself in release mode.
 //! - `cargo xtask bench-sync [--quick] [--rows N] [--iterations N]`: the sync engine's merge
 //!   throughput, local write overhead and bytes per changed row, against SQLite.
+//! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
 
 mod bench;
 mod bench_sql;
 mod bench_sync;
 mod ci;
+mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ enum Command {
     /// The sync benchmark itself, in the current binary.
     #[command(hide = true)]
     BenchSyncRun(bench_sync::BenchSyncArgs),
+    /// The sync simulation (faulty network, crashes) over many seeds, optimized.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::BenchSqlRun(args) => bench_sql::run(&args),
         Command::BenchSync(args) => bench_sync::launch(&args),
         Command::BenchSyncRun(args) => bench_sync::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
