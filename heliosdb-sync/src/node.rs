@@ -10,6 +10,8 @@
 //! | `sync/row/` table ‖ key | [`RowState`] of that row |
 //! | `sync/dot/` origin ‖ seq (u64 BE) | [`StoredCommit`]: where to find the commit's changes |
 //! | `sync/conflict/` n (u64 BE) | [`Conflict`] |
+//! | `sync/acks` | per peer, the frontier it last acknowledged |
+//! | `sync/forgotten` | peers removed for good |
 //!
 //! Local writes pay nothing for sync: their commits are in the change log already, and
 //! `catch_up` folds them into row metadata (their contexts fixed at that point) before a
@@ -35,6 +37,8 @@ const RECORD_FORMAT: u8 = 1;
 const FRONTIER: &[u8] = b"sync/frontier";
 const CURSOR: &[u8] = b"sync/cursor";
 const CONFLICT_COUNT: &[u8] = b"sync/conflicts";
+const ACKS: &[u8] = b"sync/acks";
+const FORGOTTEN: &[u8] = b"sync/forgotten";
 /// Log records folded per read while catching up (bounded memory).
 const CATCH_UP_BATCH: usize = 4096;
 
@@ -227,6 +231,7 @@ impl SyncNode {
         let me = self.db.node_id();
         let mut frontier: VersionVector = Self::load(w, FRONTIER)?;
         let mut cursor: u64 = Self::load(w, CURSOR)?;
+        let stable = Self::stable(w, &frontier, me)?;
         // The writer lock is held, so this snapshot holds every committed commit.
         let r: ReadTxn = self.db.begin_read()?;
         let mut at = LogPosition::end_of_commit(cursor);
@@ -283,7 +288,7 @@ impl SyncNode {
                 };
                 columns.extend(settled.iter().cloned());
                 row.merge(&RowState::of_write(dot, write, columns));
-                w.aux_put(&name, &record(&row))?;
+                store_row(w, &name, row, &stable)?;
                 entry.2.push(LocalWrite { context, settled });
             }
         }
@@ -350,6 +355,7 @@ impl SyncNode {
         let mut frontier = self.catch_up(&mut w)?;
         let mut report = ApplyReport::default();
         let me = self.db.node_id();
+        let stable = Self::stable(&w, &frontier, me)?;
         for commit in &batch.commits {
             let dot = commit.dot;
             if frontier.contains(dot) {
@@ -366,7 +372,7 @@ impl SyncNode {
                 commit_ts: commit.hlc,
             })?;
             for change in &commit.changes {
-                if self.apply_change(&mut w, commit, change)? {
+                if self.apply_change(&mut w, commit, change, &stable)? {
                     report.conflicts += 1;
                 }
             }
@@ -385,7 +391,13 @@ impl SyncNode {
 
     /// Merges one remote write into its row and writes the row as it now reads. Returns
     /// whether it was a conflict.
-    fn apply_change(&self, w: &mut WriteTxn, commit: &Commit, change: &RowChange) -> Result<bool> {
+    fn apply_change(
+        &self,
+        w: &mut WriteTxn,
+        commit: &Commit,
+        change: &RowChange,
+        stable: &VersionVector,
+    ) -> Result<bool> {
         let table: Arc<TableSchema> = w
             .catalog()
             .table(&change.table)
@@ -433,7 +445,7 @@ impl SyncNode {
         row.merge(&RowState::of_write(commit.dot, write, columns));
         let after = resolver.resolve(&row);
         write_row(w, &table, &change.key, after.as_ref())?;
-        w.aux_put(&name, &record(&row))?;
+        store_row(w, &name, row, stable)?;
         if arrival != Arrival::Concurrent {
             return Ok(false);
         }
@@ -453,6 +465,73 @@ impl SyncNode {
         w.aux_put(&conflict_record(n + 1), &record(&conflict))?;
         w.aux_put(CONFLICT_COUNT, &record(&(n + 1)))?;
         Ok(true)
+    }
+
+    /// Records that `peer` has applied everything in `frontier` (from its `Ack`). What all
+    /// known nodes have acknowledged is *stable*: replaced values and tombstones up to it
+    /// are collected as their rows are next written.
+    pub fn record_ack(&self, peer: NodeId, frontier: &VersionVector) -> Result<()> {
+        if peer == self.node_id() {
+            return Ok(());
+        }
+        let mut w = self.db.begin_write()?;
+        let mut acks: BTreeMap<NodeId, VersionVector> = Self::load(&w, ACKS)?;
+        acks.entry(peer).or_default().merge(frontier);
+        w.aux_put(ACKS, &record(&acks))?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Removes a peer that will never return, so that what it never acknowledged stops
+    /// holding back collection. Its commits already here stay.
+    pub fn forget_peer(&self, peer: NodeId) -> Result<()> {
+        let mut w = self.db.begin_write()?;
+        let mut acks: BTreeMap<NodeId, VersionVector> = Self::load(&w, ACKS)?;
+        acks.remove(&peer);
+        let mut forgotten: std::collections::BTreeSet<NodeId> = Self::load(&w, FORGOTTEN)?;
+        forgotten.insert(peer);
+        w.aux_put(ACKS, &record(&acks))?;
+        w.aux_put(FORGOTTEN, &record(&forgotten))?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// What every known node has applied, and this node has received everything those
+    /// nodes had written when they said so: then no write concurrent with a stable one can
+    /// still arrive. Known nodes are the origins this node has commits from and the peers
+    /// that acknowledged, less forgotten ones. Until every known node has acknowledged,
+    /// nothing is stable.
+    fn stable(w: &WriteTxn, frontier: &VersionVector, me: NodeId) -> Result<VersionVector> {
+        let acks: BTreeMap<NodeId, VersionVector> = Self::load(w, ACKS)?;
+        let forgotten: std::collections::BTreeSet<NodeId> = Self::load(w, FORGOTTEN)?;
+        let known = frontier.iter().map(|(n, _)| n).chain(acks.keys().copied());
+        let mut stable = frontier.clone();
+        for node in known {
+            if node == me || forgotten.contains(&node) {
+                continue;
+            }
+            let Some(ack) = acks.get(&node) else {
+                return Ok(VersionVector::new());
+            };
+            if frontier.get(&node) < ack.get(&node) {
+                return Ok(VersionVector::new());
+            }
+            stable = stable
+                .iter()
+                .map(|(n, s)| (n, s.min(ack.get(&n))))
+                .collect();
+        }
+        Ok(stable)
+    }
+
+    /// What sync keeps of one row (`None`: nothing, or a collected tombstone), as of the
+    /// last catch-up.
+    pub fn row_state(&self, table: &str, key_values: &[Value]) -> Result<Option<RowState>> {
+        let name = row_record(table, key_values);
+        let r = self.db.begin_read()?;
+        r.aux_get(&name)?
+            .map(|bytes| parse(&name, &bytes))
+            .transpose()
     }
 
     /// Every conflict recorded, oldest first.
@@ -550,6 +629,23 @@ fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>)
         }
     }
     Ok(Commit { dot, hlc, changes })
+}
+
+/// Stores a row's metadata after dropping what stability makes dead; a row whose latest
+/// writes are all stable deletes is gone everywhere, so its record (the tombstone) goes.
+fn store_row(
+    w: &mut WriteTxn,
+    name: &[u8],
+    mut row: RowState,
+    stable: &VersionVector,
+) -> Result<()> {
+    row.compact(stable);
+    if row.is_collectable(stable) {
+        w.aux_delete(name)?;
+    } else {
+        w.aux_put(name, &record(&row))?;
+    }
+    Ok(())
 }
 
 /// Writes the row as it reads after a merge: gone, or with these non-key values (columns

@@ -275,6 +275,15 @@ impl RowState {
         })
     }
 
+    /// Whether the row is a tombstone nobody needs: its latest writes are all deletes and
+    /// all `stable`, so no write that has not seen them can still arrive.
+    pub fn is_collectable(&self, stable: &VersionVector) -> bool {
+        !self.latest.is_empty()
+            && self
+                .latest()
+                .all(|(dot, w)| w.delete && stable.contains(dot))
+    }
+
     /// The latest write (by stamp) among the row's latest writes.
     pub fn winner(&self) -> Option<(Dot, &Write)> {
         self.latest().max_by_key(|(_, w)| w.stamp)

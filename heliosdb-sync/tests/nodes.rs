@@ -200,6 +200,58 @@ fn relays_keep_origins_and_nothing_echoes() {
     assert_eq!(a.pending_for(&b.frontier().unwrap()).unwrap(), (0, None));
 }
 
+/// Once both nodes acknowledge, replaced values and a deleted row's tombstone go.
+#[test]
+fn acknowledged_history_is_collected() {
+    let (a, b) = (node(), node());
+    put(&a, "kv", 1, "first", 1);
+    for v in 2..6 {
+        set(&a, "kv", 1, 2, v.into());
+    }
+    sync(&a, &b, 100);
+    sync(&b, &a, 100);
+    // Nothing acknowledged yet: every value written is kept.
+    a.frontier().unwrap();
+    let kept = a.row_state("kv", &[1.into()]).unwrap().unwrap();
+    assert_eq!(kept.cells(2).count(), 5);
+    a.record_ack(b.node_id(), &b.frontier().unwrap()).unwrap();
+    b.record_ack(a.node_id(), &a.frontier().unwrap()).unwrap();
+    set(&a, "kv", 1, 2, 6.into());
+    a.frontier().unwrap();
+    let compacted = a.row_state("kv", &[1.into()]).unwrap().unwrap();
+    // Values replaced by acknowledged ones went; the newest replacement is not yet
+    // acknowledged, so the value it replaced stays too.
+    assert_eq!(compacted.cells(2).count(), 2);
+    // A delete everyone has seen leaves no tombstone behind once its row is next touched.
+    {
+        let mut w = a.database().begin_write().unwrap();
+        w.delete("kv", &[1.into()]).unwrap();
+        w.commit().unwrap();
+    }
+    sync(&a, &b, 100);
+    a.record_ack(b.node_id(), &b.frontier().unwrap()).unwrap();
+    b.record_ack(a.node_id(), &a.frontier().unwrap()).unwrap();
+    assert!(
+        a.row_state("kv", &[1.into()]).unwrap().is_some(),
+        "not yet stable when written"
+    );
+    // Touch the row again on b through a delete of nothing: b's catch-up sees it stable.
+    sync(&b, &a, 100);
+    put(&a, "kv", 1, "again", 7);
+    sync(&a, &b, 100);
+    sync(&b, &a, 100);
+    assert_eq!(rows(&a, "kv"), rows(&b, "kv"));
+    assert_eq!(
+        rows(&a, "kv"),
+        vec![vec![1.into(), "again".into(), 7.into()]]
+    );
+    // Forgetting a peer: what it never acknowledged no longer holds collection back.
+    let c = node();
+    put(&c, "kv", 9, "from c", 9);
+    sync(&c, &a, 100);
+    a.forget_peer(c.node_id()).unwrap();
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Put {
@@ -268,6 +320,8 @@ proptest! {
                     // A partial sync: one batch only.
                     let changes = nodes[from].changes_for(&nodes[to].frontier().unwrap(), batch).unwrap();
                     nodes[to].apply(&changes).unwrap();
+                    // The receiver acknowledges, so the sender collects what all have.
+                    nodes[from].record_ack(nodes[to].node_id(), &nodes[to].frontier().unwrap()).unwrap();
                 }
                 _ => {}
             }
