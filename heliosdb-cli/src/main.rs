@@ -111,6 +111,13 @@ fn open(path: &Path) -> Result<Database> {
     Database::open(path).with_context(|| format!("opening {}", path.display()))
 }
 
+/// A SQL session that also sees the system tables (`heliosdb_conflicts`).
+fn sql_session(path: &Path) -> Result<Session> {
+    let db = open(path)?;
+    let system = std::sync::Arc::new(heliosdb_nano::system_tables(&db));
+    Ok(Session::new(db).with_system_tables(system))
+}
+
 fn check(path: &Path) -> Result<()> {
     let options = DatabaseOptions {
         verify_on_open: true,
@@ -151,7 +158,7 @@ fn run_and_print(session: &mut Session, text: &str, format: Format, out: &mut im
 }
 
 fn sql(path: &Path, command: Option<String>, format: Format) -> Result<()> {
-    let mut session = Session::new(open(path)?);
+    let mut session = sql_session(path)?;
     let text = match command {
         Some(c) => c,
         None => {
@@ -283,7 +290,7 @@ fn meta(
 }
 
 fn shell(path: &Path) -> Result<()> {
-    let mut session = Session::new(open(path)?);
+    let mut session = sql_session(path)?;
     let mut out = std::io::stdout();
     if !std::io::stdin().is_terminal() {
         // Piped input: run it all, stop at the first error with a non-zero exit.

@@ -7,6 +7,7 @@ use heliosdb_core::{DataType, Database, Value};
 use heliosdb_sql::ast;
 use heliosdb_sql::cache::StatementCache;
 use heliosdb_sql::session::{Outcome, Session};
+use heliosdb_sql::system::SystemTables;
 
 pub use heliosdb_sql::session::SqlError;
 
@@ -22,6 +23,13 @@ pub type SqlResult<T> = std::result::Result<T, SqlError>;
 pub struct EmbeddedDatabase {
     db: Database,
     statements: Arc<StatementCache>,
+    /// Read-only tables of the other parts (sync's `heliosdb_conflicts`).
+    system: Arc<SystemTables>,
+}
+
+/// A SQL session over `db` that sees the system tables.
+fn session(db: &Database, system: &Arc<SystemTables>) -> Session {
+    Session::new(db.clone()).with_system_tables(system.clone())
 }
 
 /// How many distinct SQL texts an [`EmbeddedDatabase`] keeps parsed.
@@ -141,20 +149,21 @@ fn affected(outcome: &Outcome) -> u64 {
 #[derive(Debug, Clone)]
 pub struct PreparedStatement {
     db: Database,
+    system: Arc<SystemTables>,
     statement: ast::Statement,
 }
 
 impl PreparedStatement {
     /// Runs it; returns the rows affected (or returned).
     pub fn execute(&self, params: &[Value]) -> SqlResult<u64> {
-        let outcome = Session::new(self.db.clone()).run(&self.statement, params)?;
+        let outcome = session(&self.db, &self.system).run(&self.statement, params)?;
         Ok(affected(&outcome))
     }
 
     /// Runs it and returns its rows.
     pub fn query(&self, params: &[Value]) -> SqlResult<Rows> {
         Ok(rows(
-            Session::new(self.db.clone()).run(&self.statement, params)?,
+            session(&self.db, &self.system).run(&self.statement, params)?,
         ))
     }
 }
@@ -257,9 +266,11 @@ impl EmbeddedDatabase {
 
     /// SQL over an already open storage engine.
     pub fn from_database(db: Database) -> Self {
+        let system = Arc::new(crate::system_tables(&db));
         EmbeddedDatabase {
             db,
             statements: Arc::new(StatementCache::new(STATEMENT_CACHE_TEXTS)),
+            system,
         }
     }
 
@@ -270,14 +281,14 @@ impl EmbeddedDatabase {
 
     /// Runs one or more statements; returns the rows affected by the last.
     pub fn execute(&self, sql: &str, params: &[Value]) -> SqlResult<u64> {
-        let mut session = Session::new(self.db.clone());
+        let mut session = session(&self.db, &self.system);
         let outcomes = run_text(&mut session, &self.statements, sql, params)?;
         Ok(outcomes.last().map_or(0, affected))
     }
 
     /// Runs a query and returns its rows with column names and types.
     pub fn query(&self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
-        let mut session = Session::new(self.db.clone());
+        let mut session = session(&self.db, &self.system);
         let outcomes = run_text(&mut session, &self.statements, sql, params)?;
         Ok(last_rows(outcomes))
     }
@@ -287,13 +298,14 @@ impl EmbeddedDatabase {
         let statement = heliosdb_sql::parser::parse_one(sql)?;
         Ok(PreparedStatement {
             db: self.db.clone(),
+            system: self.system.clone(),
             statement,
         })
     }
 
     /// Begins a transaction.
     pub fn transaction(&self) -> SqlResult<Transaction> {
-        let mut session = Session::new(self.db.clone());
+        let mut session = session(&self.db, &self.system);
         session.execute("BEGIN", &[])?;
         Ok(Transaction {
             session,

@@ -56,3 +56,23 @@ pub use embedded::{
 pub use heliosdb_sync as sync;
 #[cfg(feature = "vector")]
 pub use heliosdb_vector as vector;
+
+/// The system tables SQL sees over `db`: with the `sync` feature, `heliosdb_conflicts`.
+/// `EmbeddedDatabase` registers them itself; a `Session` of your own takes them with
+/// `Session::with_system_tables`.
+#[cfg(feature = "sql")]
+pub fn system_tables(db: &Database) -> heliosdb_sql::system::SystemTables {
+    #[allow(unused_mut)]
+    let mut tables = heliosdb_sql::system::SystemTables::new();
+    #[cfg(feature = "sync")]
+    tables.register(
+        "heliosdb_conflicts",
+        std::sync::Arc::new(conflicts::ConflictsTable::new(db.clone())),
+    );
+    #[cfg(not(feature = "sync"))]
+    let _ = db;
+    tables
+}
+
+#[cfg(all(feature = "sql", feature = "sync"))]
+mod conflicts;

@@ -143,3 +143,62 @@ fn repeated_text_runs_with_each_calls_parameters() {
     let rows = db.query("SELECT count(*) FROM kv", &[]).unwrap();
     assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), 500);
 }
+
+/// Conflicts that sync resolved are readable with SQL, from `heliosdb_conflicts`.
+#[test]
+fn sync_conflicts_are_a_sql_table() {
+    use heliosdb_nano::sync::SyncNode;
+    let open = || {
+        let db = EmbeddedDatabase::open_in_memory().unwrap();
+        db.execute(
+            "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT, stars INT)",
+            &[],
+        )
+        .unwrap();
+        db
+    };
+    let (a, b) = (open(), open());
+    let (na, nb) = (
+        SyncNode::new(a.database().clone()),
+        SyncNode::new(b.database().clone()),
+    );
+    a.execute("INSERT INTO notes VALUES (1, 'draft', 0)", &[])
+        .unwrap();
+    nb.apply(&na.changes_for(&nb.frontier().unwrap(), 100).unwrap())
+        .unwrap();
+    let empty = a
+        .query("SELECT count(*) FROM heliosdb_conflicts", &[])
+        .unwrap();
+    assert_eq!(empty.rows[0].get::<i64>(0).unwrap(), 0);
+    // Both edit the note before hearing from each other; b's edit is later.
+    a.execute("UPDATE notes SET body = 'from a' WHERE id = 1", &[])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    b.execute("UPDATE notes SET stars = 5 WHERE id = 1", &[])
+        .unwrap();
+    na.apply(&nb.changes_for(&na.frontier().unwrap(), 100).unwrap())
+        .unwrap();
+    let rows = a
+        .query(
+            "SELECT table_name, row_key, rule, before, after FROM heliosdb_conflicts ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.rows.len(), 1);
+    let text = |i: usize| rows.rows[0].get::<String>(i).unwrap();
+    assert_eq!(text(0), "notes");
+    assert_eq!(text(1), "1");
+    assert_eq!(text(2), "last-writer-wins");
+    assert_eq!(text(3), "(body = 'from a', stars = 0)");
+    assert_eq!(text(4), "(body = 'draft', stars = 5)");
+    // The row reads as resolved.
+    let note = a.query("SELECT body, stars FROM notes", &[]).unwrap();
+    assert_eq!(note.rows[0].get::<String>(0).unwrap(), "draft");
+    // A table of the same name wins over the system table.
+    b.execute("CREATE TABLE heliosdb_conflicts (x INT PRIMARY KEY)", &[])
+        .unwrap();
+    let own = b
+        .query("SELECT count(*) FROM heliosdb_conflicts", &[])
+        .unwrap();
+    assert_eq!(own.rows[0].get::<i64>(0).unwrap(), 0);
+}

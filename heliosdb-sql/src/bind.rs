@@ -104,6 +104,8 @@ pub struct Binder<'c> {
     /// The statement's parameter values, when known: plans are bound per execution, so a
     /// parameter binds as its value and key ranges and folding can use it.
     params: Vec<Value>,
+    /// Read-only tables that layers above SQL provide (e.g. sync's conflicts).
+    system: Option<&'c crate::system::SystemTables>,
 }
 
 fn core_type(t: &ast::DataType) -> Result<DataType> {
@@ -228,7 +230,14 @@ impl<'c> Binder<'c> {
             views: None,
             expanding: Vec::new(),
             params: Vec::new(),
+            system: None,
         }
+    }
+
+    /// Resolves names that are no table or view of the catalog among `system`'s tables.
+    pub fn with_system_tables(mut self, system: &'c crate::system::SystemTables) -> Self {
+        self.system = Some(system);
+        self
     }
 
     /// Binds `$n` as the value given for it (still typed as unknown, as a parameter is).
@@ -525,6 +534,28 @@ impl<'c> Binder<'c> {
                         .map(|c| (c.name.clone(), c.ty))
                         .collect::<Vec<_>>();
                     (cte.plan.clone(), cols)
+                } else if self.catalog.table(&name.value).is_err()
+                    && let Some(system) = self.system.and_then(|s| s.get(&name.value))
+                {
+                    let rows = system.rows().map_err(|why| BindError {
+                        message: format!("system table {} could not be read: {why}", name.value),
+                        span: *span,
+                    })?;
+                    let cols = system
+                        .columns()
+                        .iter()
+                        .map(|(n, ty)| (n.clone(), Some(*ty)))
+                        .collect::<Vec<_>>();
+                    let width = cols.len();
+                    let rows = rows
+                        .into_iter()
+                        .map(|row| {
+                            let mut row: Vec<Expr> = row.into_iter().map(Expr::Literal).collect();
+                            row.resize(width, Expr::Literal(Value::Null));
+                            row
+                        })
+                        .collect();
+                    (Plan::Values { rows }, cols)
                 } else if self.catalog.table(&name.value).is_err()
                     && let Some(view) = self.view(&name.value, *span)?
                 {

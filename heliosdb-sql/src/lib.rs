@@ -9,7 +9,8 @@
 //!   the write transaction;
 //! - [`values`] holds the SQL semantics of values (three-valued logic, casts, functions);
 //! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
-//!   plans; [`cache`] keeps parsed statements by their SQL text.
+//!   plans; [`cache`] keeps parsed statements by their SQL text; [`system`] lets layers
+//!   above provide read-only tables by name.
 //!
 //! Not yet: RIGHT/FULL joins, triggers, recursive CTEs.
 #![forbid(unsafe_code)]
@@ -25,5 +26,6 @@ pub mod parser;
 pub mod plan;
 pub mod prune;
 pub mod session;
+pub mod system;
 pub mod values;
 pub mod views;

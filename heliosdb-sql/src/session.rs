@@ -7,6 +7,7 @@
 //! PostgreSQL does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use heliosdb_core::{ColumnSpec, Database, IndexSpec, TableSpec, Value, WriteTxn};
 
@@ -17,6 +18,7 @@ use crate::bind::{self, Binder, BoundQuery, OutputColumn, Scope, ScopeColumn};
 use crate::constraints::{self, SqlTableMeta};
 use crate::exec::{Executor, Row};
 use crate::plan::Expr;
+use crate::system::SystemTables;
 use crate::values;
 use crate::views::{View, Views};
 
@@ -96,16 +98,22 @@ pub struct Session {
     db: Database,
     txn: TxnState,
     settings: BTreeMap<String, String>,
+    system: Option<Arc<SystemTables>>,
 }
 
 /// Binds a query for running: names resolved, parameters bound as their values, and the
 /// scans told which columns the plan reads.
 fn bind_query(
     catalog: &heliosdb_core::Catalog,
+    system: Option<&SystemTables>,
     q: &ast::Query,
     params: &[Value],
 ) -> Result<crate::bind::BoundQuery> {
-    let mut bound = Binder::new(catalog).with_params(params).query(q)?;
+    let mut binder = Binder::new(catalog).with_params(params);
+    if let Some(system) = system {
+        binder = binder.with_system_tables(system);
+    }
+    let mut bound = binder.query(q)?;
     crate::prune::prune(catalog, &mut bound.plan);
     Ok(bound)
 }
@@ -142,7 +150,15 @@ impl Session {
             db,
             txn: TxnState::Idle,
             settings: BTreeMap::new(),
+            system: None,
         }
+    }
+
+    /// Queries can also read these system tables (a catalog table or view of the same
+    /// name wins).
+    pub fn with_system_tables(mut self, system: Arc<SystemTables>) -> Self {
+        self.system = Some(system);
+        self
     }
 
     pub fn database(&self) -> &Database {
@@ -222,7 +238,7 @@ impl Session {
     fn autocommit(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
         if let StatementKind::Query(q) = &stmt.kind {
             let r = self.db.begin_read()?;
-            let bound = bind_query(r.catalog(), q, params)?;
+            let bound = bind_query(r.catalog(), self.system.as_deref(), q, params)?;
             let rows = Executor::new(&r, params).collect(&bound.plan)?;
             return Ok(Outcome::Rows {
                 columns: bound.columns,
@@ -252,7 +268,7 @@ impl Session {
         };
         match &stmt.kind {
             StatementKind::Query(q) => {
-                let bound = bind_query(w.catalog(), q, params)?;
+                let bound = bind_query(w.catalog(), self.system.as_deref(), q, params)?;
                 let rows = Executor::new(&*w, params).collect(&bound.plan)?;
                 Ok(Outcome::Rows {
                     columns: bound.columns,
@@ -286,7 +302,7 @@ impl Session {
                 let lines = match &inner.kind {
                     StatementKind::Query(q) => {
                         let r = self.db.begin_read()?;
-                        let bound = bind_query(r.catalog(), q, &[])?;
+                        let bound = bind_query(r.catalog(), self.system.as_deref(), q, &[])?;
                         crate::explain::explain(&bound.plan)
                     }
                     _ => return unsupported("EXPLAIN shows queries only"),
