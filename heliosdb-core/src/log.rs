@@ -202,8 +202,9 @@ pub enum Change {
     Schema(SchemaChange),
 }
 
-/// A schema change, as logged.
-#[derive(Debug, Clone, PartialEq)]
+/// A schema change, as logged. (Serializable so that sync can ship it; the log has its own
+/// record format, see the module doc.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SchemaChange {
     CreateTable(TableSchema),
     DropTable,

@@ -36,9 +36,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Not yet: schema changes over sync (every node creates its tables), the conflict table
-//! in SQL, collecting tombstones and replaced values from peers' acknowledgements, the
-//! simulation harness and the benchmarks. ARCHITECTURE.md's sync section has the design.
+//! Schema changes travel with the data; conflicts are recorded (and readable in SQL as
+//! `heliosdb_conflicts` through the facade); acknowledged history is collected. Not yet:
+//! the QUIC transport (issue 5). ARCHITECTURE.md's sync section has the design and what
+//! is still open.
 #![forbid(unsafe_code)]
 
 pub mod node;

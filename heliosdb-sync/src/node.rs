@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use heliosdb_core::{
-    Change, ColumnId, Database, Hlc, LogPosition, NodeId, ReadTxn, ReplicatedOrigin, TableSchema,
-    Value, WriteTxn, key,
+    Change, ChangeRecord, ColumnId, ColumnSchema, Database, Hlc, LogPosition, NodeId, ReadTxn,
+    ReplicatedOrigin, SchemaChange, TableSchema, Value, WriteTxn, key,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -398,6 +398,10 @@ impl SyncNode {
         change: &RowChange,
         stable: &VersionVector,
     ) -> Result<bool> {
+        if let RowOp::Schema(schema) = &change.op {
+            apply_schema(w, commit, &change.table, schema)?;
+            return Ok(false);
+        }
         let table: Arc<TableSchema> = w
             .catalog()
             .table(&change.table)
@@ -424,7 +428,7 @@ impl SyncNode {
         let before = resolver.resolve(&row);
         let (delete, columns) = match &change.op {
             RowOp::Upsert { columns } => (false, columns.clone()),
-            RowOp::Delete => (true, Vec::new()),
+            RowOp::Delete | RowOp::Schema(_) => (true, Vec::new()),
         };
         for (id, _) in &columns {
             if table.column_by_id(*id).is_none() {
@@ -614,8 +618,7 @@ fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>)
                     columns: columns.iter().cloned().chain(settled).collect(),
                 },
                 Change::Delete { .. } => RowOp::Delete,
-                // Schema changes do not travel yet: every node creates its tables itself.
-                Change::Schema(_) => continue,
+                Change::Schema(schema) => RowOp::Schema(schema.clone()),
             };
             let key = change_key(&rec.change)
                 .map(<[Value]>::to_vec)
@@ -629,6 +632,91 @@ fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>)
         }
     }
     Ok(Commit { dot, hlc, changes })
+}
+
+/// Applies a schema change from a peer. A change this node already has (the same table,
+/// column or index, as when every node ran the same DDL) is skipped; one that contradicts
+/// this node's schema is refused. Columns must get the ids they have at the origin, since
+/// row changes name columns by id.
+fn apply_schema(
+    w: &mut WriteTxn,
+    commit: &Commit,
+    table: &str,
+    schema: &SchemaChange,
+) -> Result<()> {
+    let existing = w.catalog().table(table).ok().cloned();
+    let diverged = |what: String| {
+        SyncError::Refused(format!(
+            "{what}; the nodes' schemas have diverged: make them agree before syncing"
+        ))
+    };
+    let same_columns = |a: &[ColumnSchema], b: &[ColumnSchema]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.id == y.id && x.name == y.name && x.data_type == y.data_type)
+    };
+    match (schema, &existing) {
+        (SchemaChange::CreateTable(t), Some(here)) => {
+            if same_columns(&here.columns, &t.columns) && here.primary_key == t.primary_key {
+                return Ok(());
+            }
+            return Err(diverged(format!(
+                "table {} exists here with other columns",
+                t.name
+            )));
+        }
+        (SchemaChange::AddColumn(c), Some(here)) => {
+            if let Some(at) = here.column_index(&c.name) {
+                let mine = &here.columns[at];
+                if mine.id == c.id && mine.data_type == c.data_type {
+                    return Ok(());
+                }
+                return Err(diverged(format!("column {table}.{} differs here", c.name)));
+            }
+        }
+        (SchemaChange::CreateIndex(i), Some(here)) if here.index(&i.name).is_some() => {
+            return Ok(());
+        }
+        (SchemaChange::DropTable | SchemaChange::DropIndex { .. }, None) => return Ok(()),
+        (SchemaChange::DropIndex { name }, Some(here)) if here.index(name).is_none() => {
+            return Ok(());
+        }
+        (SchemaChange::RenameTable { to }, None) if w.catalog().table(to).is_ok() => {
+            return Ok(());
+        }
+        _ => {}
+    }
+    let record = ChangeRecord {
+        position: LogPosition::default(),
+        commit_ts: commit.hlc,
+        origin: commit.dot.node,
+        origin_seq: commit.dot.seq,
+        table: table.to_owned(),
+        change: Change::Schema(schema.clone()),
+    };
+    w.apply_change(&record)?;
+    // Row changes name columns by id: the new ones must match the origin's.
+    let check = |expected: &[ColumnSchema], name: &str| -> Result<()> {
+        let here = w.catalog().table(name)?.clone();
+        for c in expected {
+            match here.column_index(&c.name) {
+                Some(at) if here.columns[at].id == c.id => {}
+                _ => {
+                    return Err(diverged(format!(
+                        "column {name}.{} got another id here",
+                        c.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    };
+    match schema {
+        SchemaChange::CreateTable(t) => check(&t.columns, &t.name),
+        SchemaChange::AddColumn(c) => check(std::slice::from_ref(c), table),
+        _ => Ok(()),
+    }
 }
 
 /// Stores a row's metadata after dropping what stability makes dead; a row whose latest

@@ -31,7 +31,7 @@
 
 use std::collections::BTreeSet;
 
-use heliosdb_core::{ColumnId, Hlc, NodeId, Value};
+use heliosdb_core::{ColumnId, Hlc, NodeId, SchemaChange, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::vv::{Dot, VersionVector};
@@ -109,6 +109,9 @@ pub enum RowOp {
         columns: Vec<(ColumnId, Value)>,
     },
     Delete,
+    /// A schema change to the record's table (CREATE TABLE, ADD COLUMN, CREATE INDEX, …);
+    /// the change's key is empty.
+    Schema(SchemaChange),
 }
 
 /// Why a frame was refused.

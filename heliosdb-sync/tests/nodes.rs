@@ -344,3 +344,67 @@ proptest! {
         }
     }
 }
+
+/// Schema changes travel with the data: a node without the table gets it, then ADD
+/// COLUMN (one record, not one per row) and CREATE INDEX; the same DDL run on both nodes
+/// is not applied twice; a contradicting schema is refused and changes nothing.
+#[test]
+fn schema_changes_replicate() {
+    let a = node();
+    let bare = SyncNode::new(Database::open_in_memory().unwrap());
+    {
+        let mut w = a.database().begin_write().unwrap();
+        w.create_table(
+            &TableSpec::new("notes")
+                .column(ColumnSpec::new("id", DataType::Integer))
+                .column(ColumnSpec::new("body", DataType::Text))
+                .primary_key(["id"]),
+        )
+        .unwrap();
+        for i in 0..500i64 {
+            w.insert("notes", &[i.into(), format!("note {i}").into()])
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    sync(&a, &bare, 100);
+    assert_eq!(rows(&bare, "notes").len(), 500);
+    // ADD COLUMN to 500 rows is one change record.
+    let mut w = a.database().begin_write().unwrap();
+    w.add_column("notes", &ColumnSpec::new("stars", DataType::Integer))
+        .unwrap();
+    w.create_index(
+        "notes",
+        &heliosdb_core::IndexSpec::new("notes_body", ["body"]),
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let batch = a.changes_for(&bare.frontier().unwrap(), 100).unwrap();
+    let records: usize = batch.commits.iter().map(|c| c.changes.len()).sum();
+    assert_eq!(records, 2, "ADD COLUMN and CREATE INDEX, nothing per row");
+    bare.apply(&batch).unwrap();
+    set(&a, "notes", 7, 2, 5.into());
+    sync(&a, &bare, 100);
+    assert_eq!(rows(&bare, "notes"), rows(&a, "notes"));
+    let r = bare.database().begin_read().unwrap();
+    assert!(r.table("notes").unwrap().index("notes_body").is_some());
+    drop(r);
+
+    // A node whose own "notes" table has other columns refuses, and applies nothing.
+    let other = SyncNode::new(Database::open_in_memory().unwrap());
+    let mut w = other.database().begin_write().unwrap();
+    w.create_table(
+        &TableSpec::new("notes")
+            .column(ColumnSpec::new("id", DataType::Integer))
+            .column(ColumnSpec::new("title", DataType::Text))
+            .primary_key(["id"]),
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let before = other.frontier().unwrap();
+    let batch = a.changes_for(&before, 100).unwrap();
+    let err = other.apply(&batch).unwrap_err();
+    assert!(err.to_string().contains("diverged"), "{err}");
+    assert_eq!(other.frontier().unwrap(), before);
+    assert!(rows(&other, "notes").is_empty());
+}
