@@ -116,7 +116,11 @@ pub struct SyncNode {
     db: Database,
     default_resolver: Arc<dyn ConflictResolver>,
     resolvers: BTreeMap<String, Arc<dyn ConflictResolver>>,
+    clock_skew_max_ms: u64,
 }
+
+/// How far ahead of this node's clock a peer's commit may be stamped by default.
+pub const CLOCK_SKEW_MAX_DEFAULT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn record<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![RECORD_FORMAT];
@@ -187,7 +191,15 @@ impl SyncNode {
             db,
             default_resolver: Arc::new(LastWriterWins),
             resolvers: BTreeMap::new(),
+            clock_skew_max_ms: CLOCK_SKEW_MAX_DEFAULT.as_millis() as u64,
         }
+    }
+
+    /// Refuses batches with a commit stamped more than `skew` ahead of this node's clock.
+    /// Applying one would move this node's clock (and so every later local write) that far
+    /// ahead, and a far-future write would win every last-writer-wins conflict until then.
+    pub fn set_clock_skew_max(&mut self, skew: std::time::Duration) {
+        self.clock_skew_max_ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
     }
 
     /// Resolves conflicts on `table` with `resolver` (the default is last-writer-wins).
@@ -365,6 +377,18 @@ impl SyncNode {
             if dot.node == me || dot.seq != frontier.get(&dot.node) + 1 {
                 report.gaps += 1;
                 continue;
+            }
+            let now_ms = self.db.now().physical_ms();
+            let ahead_ms = commit.hlc.physical_ms().saturating_sub(now_ms);
+            if ahead_ms > self.clock_skew_max_ms {
+                return Err(SyncError::Refused(format!(
+                    "commit {} of node {:?} is stamped {} s ahead of this node's clock (at \
+                     most {} s allowed): fix that node's clock, or this one's",
+                    dot.seq,
+                    dot.node,
+                    ahead_ms / 1000,
+                    self.clock_skew_max_ms / 1000
+                )));
             }
             w.begin_replicated_commit(ReplicatedOrigin {
                 origin: dot.node,

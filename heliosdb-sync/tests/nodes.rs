@@ -408,3 +408,22 @@ fn schema_changes_replicate() {
     assert_eq!(other.frontier().unwrap(), before);
     assert!(rows(&other, "notes").is_empty());
 }
+
+/// A peer whose clock runs far ahead is refused before it can drag this node's clock along.
+#[test]
+fn a_far_future_commit_is_refused() {
+    let (a, b) = (node(), node());
+    put(&a, "kv", 1, "x", 1);
+    let mut batch = a.changes_for(&b.frontier().unwrap(), 100).unwrap();
+    let now = b.database().now();
+    let future = heliosdb_core::Hlc::at_unix_ms(now.physical_ms() + 2 * 3600 * 1000);
+    batch.commits.last_mut().unwrap().hlc = future;
+    let before = b.frontier().unwrap();
+    let err = b.apply(&batch).unwrap_err();
+    assert!(
+        err.to_string().contains("ahead of this node's clock"),
+        "{err}"
+    );
+    assert_eq!(b.frontier().unwrap(), before);
+    assert!(b.database().now() < future, "the clock did not move");
+}
