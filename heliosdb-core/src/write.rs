@@ -192,6 +192,11 @@ struct State {
     finished_commits: u32,
     /// Changes in those finished commits, commit headers not counted.
     finished_changes: u32,
+    /// The latest timestamp of a replicated commit written here: persisted as the clock's
+    /// floor, so that after a restart the clock starts above it too.
+    replicated_ts_max: Hlc,
+    /// The counters as the transaction began (for the collection ride-along).
+    counters_at_begin: Counters,
 }
 
 /// Another node's commit as it is replicated here: its origin, its sequence at the origin,
@@ -585,6 +590,8 @@ impl WriteTxn {
             replicated: None,
             finished_commits: 0,
             finished_changes: 0,
+            replicated_ts_max: Hlc::ZERO,
+            counters_at_begin: counters,
         };
         Ok(WriteTxn {
             inner,
@@ -1241,7 +1248,7 @@ impl WriteTxn {
                 "an earlier storage error aborted this transaction; it was rolled back".into(),
             ));
         }
-        let before = self.state.counters;
+        let before = self.state.counters_at_begin;
         self.finish_logical_commit()?;
         let changes = self.state.finished_changes;
         let mut info = CommitInfo {
@@ -1252,7 +1259,7 @@ impl WriteTxn {
         };
         if self.state.finished_commits > 0 {
             let next = Counters {
-                last_ts: self.state.commit_ts,
+                last_ts: self.state.commit_ts.max(self.state.replicated_ts_max),
                 ..self.state.counters
             };
             info.commit_seq = next.commit_seq;
@@ -1337,6 +1344,7 @@ impl WriteTxn {
         }
         self.finish_logical_commit()?;
         self.inner.clock.observe(origin.commit_ts);
+        self.state.replicated_ts_max = self.state.replicated_ts_max.max(origin.commit_ts);
         self.state.replicated = Some(origin);
         Ok(())
     }

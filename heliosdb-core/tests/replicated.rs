@@ -22,13 +22,14 @@ fn replicated_commits_keep_their_origin_and_leave_the_local_counter() {
     let path = dir.path().join("r.db");
     let (b, c) = (NodeId([0xB; 16]), NodeId([0xC; 16]));
     let local;
+    let far_future;
     {
         let db = Database::open(&path).unwrap();
         local = db.node_id();
         kv(&db); // local commit 1 (origin seq 1)
         let mut w = db.begin_write().unwrap();
         w.insert("kv", &[1.into(), "mine".into()]).unwrap(); // local, origin seq 2
-        let far_future = Hlc::at_unix_ms(db.now().physical_ms() + 60_000);
+        far_future = Hlc::at_unix_ms(db.now().physical_ms() + 60_000);
         w.begin_replicated_commit(ReplicatedOrigin {
             origin: b,
             origin_seq: 7,
@@ -62,6 +63,10 @@ fn replicated_commits_keep_their_origin_and_leave_the_local_counter() {
         w.rollback().unwrap();
     }
     let db = Database::open(&path).unwrap();
+    // After a restart too, the clock starts above the replicated commit's timestamp.
+    let w = db.begin_write().unwrap();
+    assert!(w.commit_ts() > far_future);
+    w.rollback().unwrap();
     let r = db.begin_read().unwrap();
     let log = r.changes_since(0, 100).unwrap();
     let shape: Vec<(u64, NodeId, u64)> = log

@@ -202,3 +202,25 @@ fn sync_conflicts_are_a_sql_table() {
         .unwrap();
     assert_eq!(own.rows[0].get::<i64>(0).unwrap(), 0);
 }
+
+/// An empty system table joins like any table (found in review: the planner needs its width).
+#[test]
+fn an_empty_system_table_joins() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    db.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)", &[])
+        .unwrap();
+    db.execute("INSERT INTO t VALUES (1, 10), (2, 20)", &[])
+        .unwrap();
+    let rows = db
+        .query(
+            "SELECT t.id, c.rule FROM heliosdb_conflicts c, t WHERE t.v > 5 AND c.id = t.id",
+            &[],
+        )
+        .unwrap();
+    assert!(rows.rows.is_empty());
+    // A view of the same name wins over the system table.
+    db.execute("CREATE VIEW heliosdb_conflicts AS SELECT 1 AS id", &[])
+        .unwrap();
+    let rows = db.query("SELECT id FROM heliosdb_conflicts", &[]).unwrap();
+    assert_eq!(rows.rows.len(), 1);
+}

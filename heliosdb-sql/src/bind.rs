@@ -535,6 +535,16 @@ impl<'c> Binder<'c> {
                         .collect::<Vec<_>>();
                     (cte.plan.clone(), cols)
                 } else if self.catalog.table(&name.value).is_err()
+                    && let Some(view) = self.view(&name.value, *span)?
+                {
+                    let bound = self.expand_view(&view, *span)?;
+                    let cols = bound
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.ty))
+                        .collect::<Vec<_>>();
+                    (bound.plan, cols)
+                } else if self.catalog.table(&name.value).is_err()
                     && let Some(system) = self.system.and_then(|s| s.get(&name.value))
                 {
                     let rows = system.rows().map_err(|why| BindError {
@@ -547,7 +557,7 @@ impl<'c> Binder<'c> {
                         .map(|(n, ty)| (n.clone(), Some(*ty)))
                         .collect::<Vec<_>>();
                     let width = cols.len();
-                    let rows = rows
+                    let literal_rows: Vec<Vec<Expr>> = rows
                         .into_iter()
                         .map(|row| {
                             let mut row: Vec<Expr> = row.into_iter().map(Expr::Literal).collect();
@@ -555,17 +565,20 @@ impl<'c> Binder<'c> {
                             row
                         })
                         .collect();
-                    (Plan::Values { rows }, cols)
-                } else if self.catalog.table(&name.value).is_err()
-                    && let Some(view) = self.view(&name.value, *span)?
-                {
-                    let bound = self.expand_view(&view, *span)?;
-                    let cols = bound
-                        .columns
-                        .iter()
-                        .map(|c| (c.name.clone(), c.ty))
-                        .collect::<Vec<_>>();
-                    (bound.plan, cols)
+                    // With no rows, one row of NULLs under a false filter keeps the width
+                    // known to the planner (join offsets are computed from it).
+                    let plan = if literal_rows.is_empty() {
+                        Plan::Filter {
+                            input: Plan::Values {
+                                rows: vec![vec![Expr::Literal(Value::Null); width]],
+                            }
+                            .boxed(),
+                            predicate: Expr::Literal(Value::Boolean(false)),
+                        }
+                    } else {
+                        Plan::Values { rows: literal_rows }
+                    };
+                    (plan, cols)
                 } else {
                     let table = self.catalog.table(&name.value).map_err(|_| BindError {
                         message: format!("relation \"{}\" does not exist", name.value),

@@ -166,16 +166,6 @@ fn conflict_record(n: u64) -> Vec<u8> {
     k
 }
 
-/// The columns a change record set, as sync's cells: an insert's non-key columns, an
-/// update's changed ones, nothing for a delete.
-fn change_columns(change: &Change) -> (bool, Vec<(ColumnId, Value)>) {
-    match change {
-        Change::Insert { columns, .. } | Change::Update { columns, .. } => (false, columns.clone()),
-        Change::Delete { .. } => (true, Vec::new()),
-        Change::Schema(_) => (false, Vec::new()),
-    }
-}
-
 fn change_key(change: &Change) -> Option<&[Value]> {
     match change {
         Change::Insert { key, .. } | Change::Update { key, .. } | Change::Delete { key } => {
@@ -247,15 +237,16 @@ impl SyncNode {
         // The writer lock is held, so this snapshot holds every committed commit.
         let r: ReadTxn = self.db.begin_read()?;
         let mut at = LogPosition::end_of_commit(cursor);
-        let mut open: Option<(Dot, u64, Vec<LocalWrite>)> = None;
+        // This node's commit being read: its dot, local sequence and records.
+        let mut open: Option<(Dot, u64, Vec<ChangeRecord>)> = None;
         loop {
             let records = r.changes_after(at, CATCH_UP_BATCH)?;
             let Some(last) = records.last() else { break };
             at = last.position;
             for rec in records {
                 let seq = rec.position.commit_seq;
-                if let Some((dot, commit_seq, contexts)) = open.take_if(|(_, s, _)| *s != seq) {
-                    self.finish_local(w, &mut frontier, dot, commit_seq, contexts)?;
+                if let Some((dot, commit_seq, recs)) = open.take_if(|(_, s, _)| *s != seq) {
+                    self.fold_local_commit(w, &mut frontier, &stable, dot, commit_seq, &recs)?;
                 }
                 cursor = seq;
                 if rec.origin != me {
@@ -265,51 +256,83 @@ impl SyncNode {
                     node: me,
                     seq: rec.origin_seq,
                 };
-                let entry = open.get_or_insert_with(|| (dot, seq, Vec::new()));
-                let Some(key_values) = change_key(&rec.change) else {
-                    entry.2.push(LocalWrite::default());
-                    continue;
-                };
-                let name = row_record(&rec.table, key_values);
-                let mut row: RowState = Self::load(w, &name)?;
-                let context = row.seen();
-                let (delete, mut columns) = change_columns(&rec.change);
-                let write = Write {
-                    stamp: Stamp {
-                        hlc: rec.commit_ts,
-                        node: me,
-                    },
-                    context: context.clone(),
-                    delete,
-                };
-                // Only a row whose reading came from resolving concurrent writes can read
-                // differently after a write that saw it all; most writes skip resolving.
-                let resolver = self.resolver(&rec.table);
-                let concurrent = row.has_concurrent_writes() || row.has_concurrent_values();
-                let shown = match (delete, concurrent) {
-                    (false, true) => resolver.resolve(&row),
-                    _ => None,
-                };
-                let settled = match shown {
-                    Some(shown) => {
-                        let mut after = row.clone();
-                        after.merge(&RowState::of_write(dot, write.clone(), columns.clone()));
-                        settled_columns(&columns, &shown, resolver.resolve(&after))
-                    }
-                    None => Vec::new(),
-                };
-                columns.extend(settled.iter().cloned());
-                row.merge(&RowState::of_write(dot, write, columns));
-                store_row(w, &name, row, &stable)?;
-                entry.2.push(LocalWrite { context, settled });
+                open.get_or_insert_with(|| (dot, seq, Vec::new()))
+                    .2
+                    .push(rec);
             }
         }
-        if let Some((dot, commit_seq, contexts)) = open.take() {
-            self.finish_local(w, &mut frontier, dot, commit_seq, contexts)?;
+        if let Some((dot, commit_seq, recs)) = open.take() {
+            self.fold_local_commit(w, &mut frontier, &stable, dot, commit_seq, &recs)?;
         }
         w.aux_put(CURSOR, &record(&cursor))?;
         w.aux_put(FRONTIER, &record(&frontier))?;
         Ok(frontier)
+    }
+
+    /// Folds one local commit into row metadata: one write per row it changed (however
+    /// many statements changed it), each with the context the row had before the commit.
+    #[allow(clippy::too_many_arguments)]
+    fn fold_local_commit(
+        &self,
+        w: &mut WriteTxn,
+        frontier: &mut VersionVector,
+        stable: &VersionVector,
+        dot: Dot,
+        commit_seq: u64,
+        records: &[ChangeRecord],
+    ) -> Result<()> {
+        let mut writes = Vec::new();
+        for change in fold(records) {
+            let Folded::Row {
+                table,
+                key: key_values,
+                delete,
+                mut columns,
+                hlc,
+            } = change
+            else {
+                writes.push(LocalWrite::default());
+                continue;
+            };
+            let name = row_record(&table, &key_values);
+            let mut row: RowState = Self::load(w, &name)?;
+            let context = row.seen();
+            let write = Write {
+                stamp: Stamp {
+                    hlc,
+                    node: dot.node,
+                },
+                context: context.clone(),
+                delete,
+            };
+            // Only a row whose reading came from resolving concurrent writes can read
+            // differently after a write that saw it all; most writes skip resolving.
+            let resolver = self.resolver(&table);
+            let concurrent = row.has_concurrent_writes() || row.has_concurrent_values();
+            let shown = match (delete, concurrent) {
+                (false, true) => resolver.resolve(&row),
+                _ => None,
+            };
+            let settled = match shown {
+                Some(shown) => {
+                    let mut after = row.clone();
+                    after.merge(&RowState::of_write(dot, write.clone(), columns.clone()));
+                    let backfill = w.catalog().table(&table).ok().cloned();
+                    settled_columns(
+                        &columns,
+                        &shown,
+                        resolver.resolve(&after),
+                        backfill.as_deref(),
+                    )
+                }
+                None => Vec::new(),
+            };
+            columns.extend(settled.iter().cloned());
+            row.merge(&RowState::of_write(dot, write, columns));
+            store_row(w, &name, row, stable)?;
+            writes.push(LocalWrite { context, settled });
+        }
+        self.finish_local(w, frontier, dot, commit_seq, writes)
     }
 
     fn finish_local(
@@ -368,6 +391,24 @@ impl SyncNode {
         let mut report = ApplyReport::default();
         let me = self.db.node_id();
         let stable = Self::stable(&w, &frontier, me)?;
+        // Checked against the wall clock before anything is applied: each applied commit
+        // moves this node's clock, so checking as we go would let a batch ratchet it.
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for commit in &batch.commits {
+            let ahead_ms = commit.hlc.physical_ms().saturating_sub(wall_ms);
+            if ahead_ms > self.clock_skew_max_ms {
+                return Err(SyncError::Refused(format!(
+                    "commit {} of node {:?} is stamped {} s ahead of this node's clock (at \
+                     most {} s allowed): fix that node's clock, or this one's",
+                    commit.dot.seq,
+                    commit.dot.node,
+                    ahead_ms / 1000,
+                    self.clock_skew_max_ms / 1000
+                )));
+            }
+        }
         for commit in &batch.commits {
             let dot = commit.dot;
             if frontier.contains(dot) {
@@ -377,18 +418,6 @@ impl SyncNode {
             if dot.node == me || dot.seq != frontier.get(&dot.node) + 1 {
                 report.gaps += 1;
                 continue;
-            }
-            let now_ms = self.db.now().physical_ms();
-            let ahead_ms = commit.hlc.physical_ms().saturating_sub(now_ms);
-            if ahead_ms > self.clock_skew_max_ms {
-                return Err(SyncError::Refused(format!(
-                    "commit {} of node {:?} is stamped {} s ahead of this node's clock (at \
-                     most {} s allowed): fix that node's clock, or this one's",
-                    dot.seq,
-                    dot.node,
-                    ahead_ms / 1000,
-                    self.clock_skew_max_ms / 1000
-                )));
             }
             w.begin_replicated_commit(ReplicatedOrigin {
                 origin: dot.node,
@@ -525,23 +554,30 @@ impl SyncNode {
     }
 
     /// What every known node has applied, and this node has received everything those
-    /// nodes had written when they said so: then no write concurrent with a stable one can
-    /// still arrive. Known nodes are the origins this node has commits from and the peers
-    /// that acknowledged, less forgotten ones. Until every known node has acknowledged,
-    /// nothing is stable.
+    /// nodes had applied when they said so: then no write concurrent with a stable one can
+    /// still arrive. Known nodes are the origins this node has commits from, the peers
+    /// that acknowledged, and every node their acknowledgements name, less forgotten ones.
+    /// Until every known node has acknowledged, nothing is stable; a node that knows of no
+    /// other node cannot tell whether one exists, so nothing is stable for it either.
     fn stable(w: &WriteTxn, frontier: &VersionVector, me: NodeId) -> Result<VersionVector> {
         let acks: BTreeMap<NodeId, VersionVector> = Self::load(w, ACKS)?;
         let forgotten: std::collections::BTreeSet<NodeId> = Self::load(w, FORGOTTEN)?;
-        let known = frontier.iter().map(|(n, _)| n).chain(acks.keys().copied());
+        let known: std::collections::BTreeSet<NodeId> = frontier
+            .iter()
+            .map(|(n, _)| n)
+            .chain(acks.keys().copied())
+            .chain(acks.values().flat_map(|a| a.iter().map(|(n, _)| n)))
+            .filter(|n| *n != me && !forgotten.contains(n))
+            .collect();
+        if known.is_empty() {
+            return Ok(VersionVector::new());
+        }
         let mut stable = frontier.clone();
         for node in known {
-            if node == me || forgotten.contains(&node) {
-                continue;
-            }
             let Some(ack) = acks.get(&node) else {
                 return Ok(VersionVector::new());
             };
-            if frontier.get(&node) < ack.get(&node) {
+            if !frontier.dominates(ack) {
                 return Ok(VersionVector::new());
             }
             stable = stable
@@ -608,7 +644,14 @@ fn settled_columns(
     written: &[(ColumnId, Value)],
     shown: &BTreeMap<ColumnId, Value>,
     after: Option<BTreeMap<ColumnId, Value>>,
+    table: Option<&TableSchema>,
 ) -> Vec<(ColumnId, Value)> {
+    // A column the row showed without a value read as its backfill (its ADD COLUMN default).
+    let backfill = |c: ColumnId| {
+        table
+            .and_then(|t| t.column_by_id(c).map(|at| t.columns[at].backfill.clone()))
+            .unwrap_or(Value::Null)
+    };
     let after = after.unwrap_or_default();
     let columns: std::collections::BTreeSet<ColumnId> =
         shown.keys().chain(after.keys()).copied().collect();
@@ -616,44 +659,139 @@ fn settled_columns(
         .into_iter()
         .filter(|c| !written.iter().any(|(w, _)| w == c))
         .filter(|c| shown.get(c) != after.get(c))
-        .map(|c| (c, shown.get(&c).cloned().unwrap_or(Value::Null)))
+        .map(|c| (c, shown.get(&c).cloned().unwrap_or_else(|| backfill(c))))
         .collect()
+}
+
+/// A local commit's changes as sync ships them: per row one write (later statements of
+/// the commit overwrite earlier ones; the last insert or delete decides whether the row
+/// exists), in the order rows were first touched; a schema change stays where it was, and
+/// rows are folded only between schema changes (a row updated after ADD COLUMN needs the
+/// column to exist first).
+enum Folded {
+    Row {
+        table: String,
+        key: Vec<Value>,
+        delete: bool,
+        columns: Vec<(ColumnId, Value)>,
+        hlc: Hlc,
+    },
+    Schema {
+        table: String,
+        change: SchemaChange,
+    },
+}
+
+fn fold(records: &[ChangeRecord]) -> Vec<Folded> {
+    let mut out: Vec<Folded> = Vec::new();
+    // Rows of the current group (since the last schema change): (table, key) → place.
+    let mut group: BTreeMap<(String, Vec<u8>), usize> = BTreeMap::new();
+    for rec in records {
+        let Some(key_values) = change_key(&rec.change) else {
+            if let Change::Schema(change) = &rec.change {
+                group.clear();
+                out.push(Folded::Schema {
+                    table: rec.table.clone(),
+                    change: change.clone(),
+                });
+            }
+            continue;
+        };
+        let id = (rec.table.clone(), key::encode(key_values));
+        let at = *group.entry(id).or_insert_with(|| {
+            out.push(Folded::Row {
+                table: rec.table.clone(),
+                key: key_values.to_vec(),
+                delete: false,
+                columns: Vec::new(),
+                hlc: rec.commit_ts,
+            });
+            out.len() - 1
+        });
+        let Some(Folded::Row {
+            delete, columns, ..
+        }) = out.get_mut(at)
+        else {
+            continue;
+        };
+        match &rec.change {
+            // An insert lists every non-key column: it is the whole row.
+            Change::Insert { columns: c, .. } => {
+                *delete = false;
+                *columns = c.clone();
+            }
+            Change::Update { columns: c, .. } => {
+                *delete = false;
+                for (id, value) in c {
+                    match columns.iter_mut().find(|(have, _)| have == id) {
+                        Some(slot) => slot.1 = value.clone(),
+                        None => columns.push((*id, value.clone())),
+                    }
+                }
+            }
+            Change::Delete { .. } => {
+                *delete = true;
+                columns.clear();
+            }
+            Change::Schema(_) => {}
+        }
+    }
+    out
 }
 
 /// One of this node's commits, read from the change log.
 fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>) -> Result<Commit> {
-    let from = LogPosition::end_of_commit(commit_seq - 1);
-    let mut changes = Vec::new();
-    let mut hlc = Hlc::ZERO;
-    let mut at = from;
-    let mut writes = writes.into_iter();
+    let mut records = Vec::new();
+    let mut at = LogPosition::end_of_commit(commit_seq.saturating_sub(1));
     'read: loop {
-        let records = r.changes_after(at, CATCH_UP_BATCH)?;
-        let Some(last) = records.last() else { break };
+        let batch = r.changes_after(at, CATCH_UP_BATCH)?;
+        let Some(last) = batch.last() else { break };
         at = last.position;
-        for rec in records {
+        for rec in batch {
             if rec.position.commit_seq != commit_seq {
                 break 'read;
             }
-            hlc = rec.commit_ts;
-            let LocalWrite { context, settled } = writes.next().unwrap_or_default();
-            let op = match &rec.change {
-                Change::Insert { columns, .. } | Change::Update { columns, .. } => RowOp::Upsert {
-                    columns: columns.iter().cloned().chain(settled).collect(),
-                },
-                Change::Delete { .. } => RowOp::Delete,
-                Change::Schema(schema) => RowOp::Schema(schema.clone()),
-            };
-            let key = change_key(&rec.change)
-                .map(<[Value]>::to_vec)
-                .unwrap_or_default();
-            changes.push(RowChange {
-                table: rec.table,
-                key,
-                op,
-                context,
-            });
+            records.push(rec);
         }
+    }
+    let hlc = records.first().map_or(Hlc::ZERO, |rec| rec.commit_ts);
+    let mut writes = writes.into_iter();
+    let mut changes = Vec::new();
+    for folded in fold(&records) {
+        let LocalWrite { context, settled } = writes.next().unwrap_or_default();
+        // Rows of tables without a declared key do not sync (their hidden rowids are per
+        // node); a peer would refuse them and stall on the commit.
+        if let Folded::Row { table, .. } = &folded
+            && r.catalog().table(table).is_ok_and(|t| t.has_rowid())
+        {
+            continue;
+        }
+        changes.push(match folded {
+            Folded::Row {
+                table,
+                key,
+                delete,
+                columns,
+                ..
+            } => RowChange {
+                table,
+                key,
+                op: if delete {
+                    RowOp::Delete
+                } else {
+                    RowOp::Upsert {
+                        columns: columns.into_iter().chain(settled).collect(),
+                    }
+                },
+                context,
+            },
+            Folded::Schema { table, change } => RowChange {
+                table,
+                key: Vec::new(),
+                op: RowOp::Schema(change),
+                context,
+            },
+        });
     }
     Ok(Commit { dot, hlc, changes })
 }
