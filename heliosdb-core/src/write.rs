@@ -669,6 +669,23 @@ impl WriteTxn {
         self.read(|t| Ok(t.meta.get(key.as_slice())?.map(|g| g.value().to_vec())))
     }
 
+    /// The local records whose keys start with `prefix`, in key order, as this
+    /// transaction sees them (keys as given to `aux_put`).
+    pub fn aux_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let start = aux_key(prefix)?;
+        let end = key::prefix_end(&start);
+        let skip = crate::db::META_AUX_PREFIX.len();
+        self.read(|t| {
+            let mut out = Vec::new();
+            for entry in t.meta.range(start.as_slice()..end.as_slice())? {
+                let (k, v) = entry?;
+                let k = k.value().get(skip..).unwrap_or_default().to_vec();
+                out.push((k, v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
     pub(crate) fn put_meta(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.mutate(|t, _| {
             t.put(Tree::Meta, key, value)?;

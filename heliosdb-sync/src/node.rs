@@ -283,16 +283,19 @@ impl SyncNode {
     ) -> Result<()> {
         let mut writes = Vec::new();
         for change in fold(records) {
-            let Folded::Row {
-                table,
-                key: key_values,
-                delete,
-                mut columns,
-                hlc,
-            } = change
-            else {
-                writes.push(LocalWrite::default());
-                continue;
+            let (table, key_values, delete, mut columns, hlc) = match change {
+                Folded::Row {
+                    table,
+                    key,
+                    delete,
+                    columns,
+                    hlc,
+                } => (table, key, delete, columns, hlc),
+                Folded::Schema { table, change } => {
+                    follow_schema(w, &table, &change)?;
+                    writes.push(LocalWrite::default());
+                    continue;
+                }
             };
             let name = row_record(&table, &key_values);
             let mut row: RowState = Self::load(w, &name)?;
@@ -858,6 +861,7 @@ fn apply_schema(
         change: Change::Schema(schema.clone()),
     };
     w.apply_change(&record)?;
+    follow_schema(w, table, schema)?;
     // Row changes name columns by id: the new ones must match the origin's.
     let check = |expected: &[ColumnSchema], name: &str| -> Result<()> {
         let here = w.catalog().table(name)?.clone();
@@ -879,6 +883,26 @@ fn apply_schema(
         SchemaChange::AddColumn(c) => check(std::slice::from_ref(c), table),
         _ => Ok(()),
     }
+}
+
+/// Keeps row metadata with its table: a renamed table's rows move to the new name, and a
+/// dropped table's rows go (a table created again under the name starts afresh).
+fn follow_schema(w: &mut WriteTxn, table: &str, change: &SchemaChange) -> Result<()> {
+    let moved_to = match change {
+        SchemaChange::RenameTable { to } => Some(to.as_str()),
+        SchemaChange::DropTable => None,
+        _ => return Ok(()),
+    };
+    let prefix = row_record(table, &[]);
+    for (name, value) in w.aux_scan(&prefix)? {
+        w.aux_delete(&name)?;
+        if let (Some(to), Some(key_bytes)) = (moved_to, name.get(prefix.len()..)) {
+            let mut renamed = row_record(to, &[]);
+            renamed.extend_from_slice(key_bytes);
+            w.aux_put(&renamed, &value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Stores a row's metadata after dropping what stability makes dead; a row whose latest

@@ -486,3 +486,23 @@ fn nothing_is_collected_before_every_known_node_acknowledged() {
     assert_eq!(rows(&a, "kv"), rows(&b, "kv"));
     assert_eq!(rows(&a, "kv"), vec![vec![1.into(), "x".into(), 5.into()]]);
 }
+
+/// A renamed table keeps its rows' sync state, so later partial updates still reach peers
+/// whole (found in review).
+#[test]
+fn a_renamed_table_keeps_its_rows_sync_state() {
+    let (a, b) = (node(), node());
+    put(&a, "kv", 1, "x", 1);
+    sync(&a, &b, 100);
+    {
+        let mut w = a.database().begin_write().unwrap();
+        w.rename_table("kv", "kv2").unwrap();
+        w.commit().unwrap();
+    }
+    set(&a, "kv2", 1, 2, 2.into());
+    sync(&a, &b, 100);
+    assert_eq!(rows(&b, "kv2"), rows(&a, "kv2"));
+    assert_eq!(rows(&b, "kv2"), vec![vec![1.into(), "x".into(), 2.into()]]);
+    assert!(a.row_state("kv", &[1.into()]).unwrap().is_none());
+    assert!(a.row_state("kv2", &[1.into()]).unwrap().is_some());
+}
