@@ -256,7 +256,7 @@ pub(crate) fn aux_key(key: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The longest key of a local record.
-pub const AUX_KEY_BYTES_MAX: usize = 4096;
+pub const AUX_KEY_BYTES_MAX: usize = 64 * 1024;
 
 fn table_prefix(id: TableId) -> [u8; 4] {
     id.to_be_bytes()
