@@ -112,41 +112,24 @@ fn merge(a: &SyncNode, b: &SyncNode) -> Result<(Duration, u64)> {
     }
 }
 
-fn sqlite_merge(dir: &Path, rows: usize) -> Result<Duration> {
-    let conn = rusqlite::Connection::open(dir.join("merge.sqlite"))?;
+/// SQLite writing the same rows with `statement`, `per_txn` rows per transaction.
+fn sqlite_write(path: &Path, statement: &str, rows: usize, per_txn: usize) -> Result<Duration> {
+    let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
          CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER);",
     )?;
     let start = Instant::now();
-    for chunk in (0..rows).collect::<Vec<_>>().chunks(BATCH_ROWS) {
+    for first in (0..rows).step_by(per_txn) {
         let tx = conn.unchecked_transaction()?;
         {
-            let mut stmt = tx.prepare_cached("INSERT OR REPLACE INTO t VALUES (?1, ?2, ?3)")?;
-            for &i in chunk {
+            let mut stmt = tx.prepare_cached(statement)?;
+            for i in first..(first + per_txn).min(rows) {
                 stmt.execute(rusqlite::params![i as i64, text(i), i as i64])?;
             }
         }
         tx.commit()?;
     }
-    Ok(start.elapsed())
-}
-
-fn sqlite_insert(dir: &Path, rows: usize) -> Result<Duration> {
-    let conn = rusqlite::Connection::open(dir.join("insert.sqlite"))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
-         CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER);",
-    )?;
-    let start = Instant::now();
-    let tx = conn.unchecked_transaction()?;
-    {
-        let mut stmt = tx.prepare_cached("INSERT INTO t VALUES (?1, ?2, ?3)")?;
-        for i in 0..rows {
-            stmt.execute(rusqlite::params![i as i64, text(i), i as i64])?;
-        }
-    }
-    tx.commit()?;
     Ok(start.elapsed())
 }
 
@@ -243,12 +226,24 @@ pub fn run(args: &BenchSyncArgs) -> Result<()> {
             "{conflicts} conflicts recorded, expected {rows}"
         );
         conflicting.push(took);
-        sqlite_m.push(sqlite_merge(dir.path(), rows)?);
+        let replace = "INSERT OR REPLACE INTO t VALUES (?1, ?2, ?3)";
+        sqlite_m.push(sqlite_write(
+            &dir.path().join("merge.sqlite"),
+            replace,
+            rows,
+            BATCH_ROWS,
+        )?);
 
         let (insert, catch_up) = ours_insert(dir.path(), rows)?;
         ins_ours.push(insert);
         ins_catch_up.push(catch_up);
-        ins_sqlite.push(sqlite_insert(dir.path(), rows)?);
+        let insert = "INSERT INTO t VALUES (?1, ?2, ?3)";
+        ins_sqlite.push(sqlite_write(
+            &dir.path().join("insert.sqlite"),
+            insert,
+            rows,
+            rows,
+        )?);
         println!(
             "  iteration {}: merge {:.0} ms, conflicting merge {:.0} ms, sqlite replace {:.0} ms; \
              insert {:.0} ms + catch-up {:.0} ms, sqlite insert {:.0} ms",
