@@ -109,6 +109,9 @@ pub struct ApplyReport {
     pub gaps: u64,
     /// Conflicts resolved (each also recorded).
     pub conflicts: u64,
+    /// Tables that commits of the batch wrote but this node does not have yet (their
+    /// commits wait, counted in `gaps`).
+    pub waiting_for_schema: Vec<String>,
 }
 
 /// Sync over one database.
@@ -419,6 +422,13 @@ impl SyncNode {
                 continue;
             }
             if dot.node == me || dot.seq != frontier.get(&dot.node) + 1 {
+                report.gaps += 1;
+                continue;
+            }
+            // A commit for a table that another origin's commit creates, and that has not
+            // arrived yet, waits (as after a gap) while the rest of the batch applies.
+            if let Some(table) = missing_table(&w, commit) {
+                report.waiting_for_schema.push(table);
                 report.gaps += 1;
                 continue;
             }
@@ -883,6 +893,27 @@ fn apply_schema(
         SchemaChange::AddColumn(c) => check(std::slice::from_ref(c), table),
         _ => Ok(()),
     }
+}
+
+/// The first table a commit writes rows of that neither exists here nor is created (or
+/// renamed into being) earlier in the same commit.
+fn missing_table(w: &WriteTxn, commit: &Commit) -> Option<String> {
+    let mut created: Vec<&str> = Vec::new();
+    for change in &commit.changes {
+        match &change.op {
+            RowOp::Schema(SchemaChange::CreateTable(t)) => created.push(&t.name),
+            RowOp::Schema(SchemaChange::RenameTable { to }) => created.push(to),
+            RowOp::Schema(_) => {}
+            RowOp::Upsert { .. } | RowOp::Delete => {
+                let known = created.contains(&change.table.as_str())
+                    || w.catalog().table(&change.table).is_ok();
+                if !known {
+                    return Some(change.table.clone());
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Keeps row metadata with its table: a renamed table's rows move to the new name, and a

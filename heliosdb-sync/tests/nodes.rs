@@ -506,3 +506,41 @@ fn a_renamed_table_keeps_its_rows_sync_state() {
     assert!(a.row_state("kv", &[1.into()]).unwrap().is_none());
     assert!(a.row_state("kv2", &[1.into()]).unwrap().is_some());
 }
+
+/// Rows for a table another origin creates wait until that origin's commit arrives,
+/// whatever order a relay sends the origins in, instead of stalling the batch.
+#[test]
+fn rows_wait_for_their_table_from_another_origin() {
+    let (y, x) = (node(), node());
+    let z = SyncNode::new(Database::open_in_memory().unwrap());
+    {
+        let mut w = y.database().begin_write().unwrap();
+        w.create_table(
+            &TableSpec::new("late")
+                .column(ColumnSpec::new("id", DataType::Integer))
+                .primary_key(["id"]),
+        )
+        .unwrap();
+        w.commit().unwrap();
+    }
+    sync(&y, &x, 100);
+    {
+        let mut w = x.database().begin_write().unwrap();
+        w.insert("late", &[1.into()]).unwrap();
+        w.commit().unwrap();
+    }
+    // A batch from x with x's commits first and y's last.
+    let mut batch = x.changes_for(&z.frontier().unwrap(), 100).unwrap();
+    batch
+        .commits
+        .sort_by_key(|c| (c.dot.node != x.node_id(), c.dot.seq));
+    let report = z.apply(&batch).unwrap();
+    assert!(
+        report.waiting_for_schema.contains(&"late".to_owned()),
+        "{report:?}"
+    );
+    assert!(report.applied > 0);
+    // The next round brings it in.
+    sync(&x, &z, 100);
+    assert_eq!(rows(&z, "late"), vec![vec![Value::Integer(1)]]);
+}
