@@ -756,8 +756,12 @@ fn fold(records: &[ChangeRecord]) -> Vec<Folded> {
 fn local_commit(r: &ReadTxn, dot: Dot, commit_seq: u64, writes: Vec<LocalWrite>) -> Result<Commit> {
     let mut records = Vec::new();
     let mut at = LogPosition::end_of_commit(commit_seq.saturating_sub(1));
+    // Most commits are small: read a few records first, more while the commit goes on,
+    // so serving many one-row commits does not decode thousands of records for each.
+    let mut step = 16;
     'read: loop {
-        let batch = r.changes_after(at, CATCH_UP_BATCH)?;
+        let batch = r.changes_after(at, step)?;
+        step = (step * 2).min(CATCH_UP_BATCH);
         let Some(last) = batch.last() else { break };
         at = last.position;
         for rec in batch {
