@@ -34,11 +34,6 @@ impl SystemTables {
     pub fn get(&self, name: &str) -> Option<&Arc<dyn SystemTable>> {
         self.tables.get(name)
     }
-
-    /// The registered names, in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tables.keys().map(String::as_str)
-    }
 }
 
 impl fmt::Debug for SystemTables {

@@ -218,8 +218,8 @@ impl SyncNode {
     /// What this node has: per origin, the last commit applied (its own included).
     pub fn frontier(&self) -> Result<VersionVector> {
         let mut w = self.db.begin_write()?;
-        let frontier = self.catch_up(&mut w)?;
-        w.commit()?;
+        let (frontier, moved) = self.catch_up(&mut w)?;
+        finish(w, moved)?;
         Ok(frontier)
     }
 
@@ -231,11 +231,12 @@ impl SyncNode {
     }
 
     /// Folds this node's commits since the cursor into row metadata, fixing each write's
-    /// context; returns the frontier.
-    fn catch_up(&self, w: &mut WriteTxn) -> Result<VersionVector> {
+    /// context; returns the frontier, and whether anything was written.
+    fn catch_up(&self, w: &mut WriteTxn) -> Result<(VersionVector, bool)> {
         let me = self.db.node_id();
         let mut frontier: VersionVector = Self::load(w, FRONTIER)?;
         let mut cursor: u64 = Self::load(w, CURSOR)?;
+        let cursor_at_start = cursor;
         let stable = Self::stable(w, &frontier, me)?;
         // The writer lock is held, so this snapshot holds every committed commit.
         let r: ReadTxn = self.db.begin_read()?;
@@ -267,9 +268,12 @@ impl SyncNode {
         if let Some((dot, commit_seq, recs)) = open.take() {
             self.fold_local_commit(w, &mut frontier, &stable, dot, commit_seq, &recs)?;
         }
-        w.aux_put(CURSOR, &record(&cursor))?;
-        w.aux_put(FRONTIER, &record(&frontier))?;
-        Ok(frontier)
+        let moved = cursor != cursor_at_start;
+        if moved {
+            w.aux_put(CURSOR, &record(&cursor))?;
+            w.aux_put(FRONTIER, &record(&frontier))?;
+        }
+        Ok((frontier, moved))
     }
 
     /// Folds one local commit into row metadata: one write per row it changed (however
@@ -361,8 +365,8 @@ impl SyncNode {
     /// per origin, oldest first.
     pub fn changes_for(&self, peer: &VersionVector, commits_max: usize) -> Result<ChangeBatch> {
         let mut w = self.db.begin_write()?;
-        let frontier = self.catch_up(&mut w)?;
-        w.commit()?;
+        let (frontier, moved) = self.catch_up(&mut w)?;
+        finish(w, moved)?;
         let r = self.db.begin_read()?;
         let mut commits = Vec::new();
         'origins: for (origin, from, to) in peer.missing_from(&frontier) {
@@ -393,7 +397,7 @@ impl SyncNode {
     /// comes again in a later batch).
     pub fn apply(&self, batch: &ChangeBatch) -> Result<ApplyReport> {
         let mut w = self.db.begin_write()?;
-        let mut frontier = self.catch_up(&mut w)?;
+        let (mut frontier, moved) = self.catch_up(&mut w)?;
         let mut report = ApplyReport::default();
         let me = self.db.node_id();
         let stable = Self::stable(&w, &frontier, me)?;
@@ -448,6 +452,10 @@ impl SyncNode {
             )?;
             frontier.raise(dot.node, dot.seq);
             report.applied += 1;
+        }
+        if report.applied == 0 {
+            finish(w, moved)?;
+            return Ok(report);
         }
         w.aux_put(FRONTIER, &record(&frontier))?;
         // The replicated commits are in the log now; the cursor passes over them.
@@ -750,6 +758,17 @@ fn fold(records: &[ChangeRecord]) -> Vec<Folded> {
         }
     }
     out
+}
+
+/// Commits what `w` wrote, or rolls it back if it wrote nothing: a sync exchange that
+/// finds nothing new should not cost a durable commit.
+fn finish(w: WriteTxn, wrote: bool) -> Result<()> {
+    if wrote {
+        w.commit()?;
+    } else {
+        w.rollback()?;
+    }
+    Ok(())
 }
 
 /// One of this node's commits, read from the change log.
