@@ -8,7 +8,7 @@ use redb::{ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
 use crate::fence::fence;
-use crate::hlc::{Clock, Hlc};
+use crate::hlc::{Clock, Hlc, WallClock};
 use crate::log::NodeId;
 use crate::read::ReadTxn;
 use crate::schema::Catalog;
@@ -53,6 +53,9 @@ pub struct DatabaseOptions {
     /// damaged page that still parses can go unnoticed; crashes and power loss are always
     /// recovered from either way.
     pub verify_on_open: bool,
+    /// Where the node's clock reads physical time (the system clock by default). For
+    /// tests and simulations; a real node keeps the system clock.
+    pub wall_clock: WallClock,
 }
 
 impl Default for DatabaseOptions {
@@ -61,6 +64,7 @@ impl Default for DatabaseOptions {
             durable_commits: true,
             cache_bytes: None,
             verify_on_open: false,
+            wall_clock: WallClock::system(),
         }
     }
 }
@@ -286,7 +290,7 @@ impl Database {
             inner: Arc::new(Inner {
                 redb,
                 node_id,
-                clock: Clock::new(counters.last_ts),
+                clock: Clock::with_wall(counters.last_ts, options.wall_clock.clone()),
                 shared: RwLock::new(shared),
                 subscribers: Mutex::new(Vec::new()),
                 durable: options.durable_commits,
@@ -323,6 +327,11 @@ impl Database {
     /// The current HLC reading of this node's clock.
     pub fn now(&self) -> Hlc {
         self.inner.clock.peek()
+    }
+
+    /// This node's wall clock, in milliseconds since the Unix epoch.
+    pub fn wall_ms(&self) -> u64 {
+        self.inner.clock.wall_ms()
     }
 
     /// How long replaced and deleted row versions are kept; `None` keeps them forever.

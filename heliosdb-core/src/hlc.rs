@@ -6,7 +6,7 @@
 //! change always carries a timestamp greater than every change it could have seen.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -83,30 +83,78 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Where a node's clock reads physical time: milliseconds since the Unix epoch. The
+/// system clock unless [`DatabaseOptions::wall_clock`](crate::DatabaseOptions) says
+/// otherwise (simulations give each node its own, skewed clock).
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl WallClock {
+    /// The system clock.
+    pub fn system() -> WallClock {
+        WallClock(Arc::new(system_ms))
+    }
+
+    /// A clock that reads `f()`.
+    pub fn from_fn(f: impl Fn() -> u64 + Send + Sync + 'static) -> WallClock {
+        WallClock(Arc::new(f))
+    }
+
+    /// The current reading, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WallClock({} ms)", self.now_ms())
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        WallClock::system()
+    }
+}
+
 /// A node's clock. One per open database.
 #[derive(Debug)]
 pub struct Clock {
     last: Mutex<Hlc>,
+    wall: WallClock,
 }
 
-fn wall_ms() -> u64 {
+fn system_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Clock {
-    /// A clock that will never return a timestamp at or below `floor`.
+    /// A clock on the system's wall clock that will never return a timestamp at or below
+    /// `floor`.
     pub fn new(floor: Hlc) -> Clock {
+        Clock::with_wall(floor, WallClock::system())
+    }
+
+    /// A clock reading physical time from `wall`.
+    pub fn with_wall(floor: Hlc, wall: WallClock) -> Clock {
         Clock {
             last: Mutex::new(floor),
+            wall,
         }
+    }
+
+    /// The wall clock's reading, in milliseconds since the Unix epoch.
+    pub fn wall_ms(&self) -> u64 {
+        self.wall.now_ms()
     }
 
     /// The next timestamp: greater than every one returned or observed before.
     pub fn now(&self) -> Hlc {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let wall = Hlc::new(wall_ms(), 0);
+        let wall = Hlc::new(self.wall_ms(), 0);
         *last = if wall > *last {
             wall
         } else {
@@ -118,7 +166,7 @@ impl Clock {
     /// The current reading without advancing the clock (for bounds and horizons).
     pub fn peek(&self) -> Hlc {
         let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
-        last.max(Hlc::new(wall_ms(), 0))
+        last.max(Hlc::new(self.wall_ms(), 0))
     }
 
     /// Moves the clock past a timestamp seen from another node.
@@ -136,7 +184,7 @@ mod tests {
 
     #[test]
     fn clock_is_strictly_monotonic_even_past_the_wall() {
-        let future = Hlc::new(wall_ms() + 60_000, 7);
+        let future = Hlc::new(system_ms() + 60_000, 7);
         let clock = Clock::new(future);
         let a = clock.now();
         let b = clock.now();

@@ -42,7 +42,7 @@ mod write;
 
 pub use db::{CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions, FORMAT_VERSION};
 pub use error::{Error, Result};
-pub use hlc::{Clock, Hlc, civil_from_days};
+pub use hlc::{Clock, Hlc, WallClock, civil_from_days};
 pub use log::{Change, ChangeRecord, LogPosition, NodeId, SchemaChange};
 pub use read::{AsOfScan, IndexScan, ReadTxn, Scan};
 pub use row::StoredRow;

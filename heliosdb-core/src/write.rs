@@ -883,6 +883,25 @@ impl WriteTxn {
         })
     }
 
+    /// Deletes the row with key `key` if it exists, and logs a delete of the key either
+    /// way, so that replicas learn the key is gone even where this node never stored the
+    /// row (sync uses it to settle a unique-index clash in favour of an existing row).
+    /// Returns whether the row existed.
+    pub fn tombstone(&mut self, table: &str, key: &[Value]) -> Result<bool> {
+        let table = self.table(table)?;
+        check_key_arity(&table, key)?;
+        let pk = key::encode(key);
+        self.mutate(|t, s| {
+            if let Some(old) = get_raw(t, table_prefix(table.id), &pk)? {
+                remove_row(t, s, &table, &pk, &old)?;
+                return Ok(true);
+            }
+            log::encode_delete(&table.name, &pk, &mut s.log_buf);
+            append_log(t, s)?;
+            Ok(false)
+        })
+    }
+
     /// Reads a row as this transaction sees it.
     pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<Vec<Value>>> {
         let table = self.table(table)?;
@@ -1363,6 +1382,29 @@ impl WriteTxn {
         self.inner.clock.observe(origin.commit_ts);
         self.state.replicated_ts_max = self.state.replicated_ts_max.max(origin.commit_ts);
         self.state.replicated = Some(origin);
+        Ok(())
+    }
+
+    /// The local commit sequence this transaction's log reaches so far: that of the
+    /// logical commit being written, or of the last one before it.
+    pub fn commit_seq(&self) -> u64 {
+        self.state.counters.commit_seq + u64::from(self.state.changes > 0)
+    }
+
+    /// Ends the replicated commit being written (if any): the changes made from here are
+    /// this node's own again, logged as a new local commit after the replicated ones. Sync
+    /// uses it to write what resolving a batch's conflicts needs in the batch's transaction.
+    pub fn begin_local_commit(&mut self) -> Result<()> {
+        if self.state.replicated.is_none() {
+            return Ok(());
+        }
+        if self.open_savepoints > 0 {
+            return Err(Error::Storage(
+                "a local commit cannot start while a savepoint is open; release it first".into(),
+            ));
+        }
+        self.finish_logical_commit()?;
+        self.state.replicated = None;
         Ok(())
     }
 

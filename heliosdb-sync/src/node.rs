@@ -399,13 +399,13 @@ impl SyncNode {
         let mut w = self.db.begin_write()?;
         let (mut frontier, moved) = self.catch_up(&mut w)?;
         let mut report = ApplyReport::default();
+        // Rows whose merged reading clashed with another row on a unique index.
+        let mut clashes: Vec<Clash> = Vec::new();
         let me = self.db.node_id();
         let stable = Self::stable(&w, &frontier, me)?;
         // Checked against the wall clock before anything is applied: each applied commit
         // moves this node's clock, so checking as we go would let a batch ratchet it.
-        let wall_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let wall_ms = self.db.wall_ms();
         for commit in &batch.commits {
             let ahead_ms = commit.hlc.physical_ms().saturating_sub(wall_ms);
             if ahead_ms > self.clock_skew_max_ms {
@@ -442,7 +442,7 @@ impl SyncNode {
                 commit_ts: commit.hlc,
             })?;
             for change in &commit.changes {
-                if self.apply_change(&mut w, commit, change, &stable)? {
+                if self.apply_change(&mut w, commit, change, &stable, &mut clashes)? {
                     report.conflicts += 1;
                 }
             }
@@ -457,8 +457,18 @@ impl SyncNode {
             finish(w, moved)?;
             return Ok(report);
         }
+        if clashes.is_empty() {
+            // The log since the catch-up holds only the batch's commits, which the next
+            // catch-up would read just to skip (their metadata is written already).
+            w.aux_put(CURSOR, &record(&w.commit_seq()))?;
+        } else {
+            // The local commit settling the clashes is folded by the next catch-up.
+            w.begin_local_commit()?;
+            for clash in &clashes {
+                report.conflicts += self.settle_clash(&mut w, clash)?;
+            }
+        }
         w.aux_put(FRONTIER, &record(&frontier))?;
-        // The replicated commits are in the log now; the cursor passes over them.
         w.commit()?;
         Ok(report)
     }
@@ -471,6 +481,7 @@ impl SyncNode {
         commit: &Commit,
         change: &RowChange,
         stable: &VersionVector,
+        clashes: &mut Vec<Clash>,
     ) -> Result<bool> {
         if let RowOp::Schema(schema) = &change.op {
             apply_schema(w, commit, &change.table, schema)?;
@@ -499,7 +510,11 @@ impl SyncNode {
         // keeps true duplicates out; merging twice would change nothing anyway.)
         let arrival = row.arrival(commit.dot, &change.context);
         let resolver = self.resolver(&table.name);
-        let before = resolver.resolve(&row);
+        // How the row read before matters only for recording a conflict.
+        let before = match arrival {
+            Arrival::Concurrent => resolver.resolve(&row),
+            Arrival::Seen | Arrival::FastForward => None,
+        };
         let (delete, columns) = match &change.op {
             RowOp::Upsert { columns } => (false, columns.clone()),
             RowOp::Delete | RowOp::Schema(_) => (true, Vec::new()),
@@ -522,7 +537,24 @@ impl SyncNode {
         };
         row.merge(&RowState::of_write(commit.dot, write, columns));
         let after = resolver.resolve(&row);
-        write_row(w, &table, &change.key, after.as_ref())?;
+        match write_row(w, &table, &change.key, after.as_ref()) {
+            Err(heliosdb_core::Error::UniqueViolation { .. }) => {
+                let values = after.clone().unwrap_or_default();
+                let row = full_row(&table, &change.key, &values);
+                clashes.push(Clash {
+                    values,
+                    table: table.name.clone(),
+                    key: change.key.clone(),
+                    dot: commit.dot,
+                    stamp: Stamp {
+                        hlc: commit.hlc,
+                        node: commit.dot.node,
+                    },
+                    holders: unique_holders(w, &table, &change.key, &row)?,
+                })
+            }
+            other => other?,
+        }
         store_row(w, &name, row, stable)?;
         if arrival != Arrival::Concurrent {
             return Ok(false);
@@ -543,6 +575,123 @@ impl SyncNode {
         w.aux_put(&conflict_record(n + 1), &record(&conflict))?;
         w.aux_put(CONFLICT_COUNT, &record(&(n + 1)))?;
         Ok(true)
+    }
+
+    /// Settles a unique-index clash once the batch's commits are applied: the row reads
+    /// as its merged writes say, but another row (another key) holds the same values of a
+    /// unique index. The row whose latest write is later (by [`Stamp`]; the greater key
+    /// on a tie) stays; the other is deleted by a local commit, which replicates like any
+    /// write, so every node ends with the same row whichever order the writes came in.
+    /// Each deleted row is recorded as a conflict with the version it lost. Returns the
+    /// conflicts recorded.
+    fn settle_clash(&self, w: &mut WriteTxn, clash: &Clash) -> Result<u64> {
+        let table: Arc<TableSchema> = w.catalog().table(&clash.table)?.clone();
+        let resolver = self.resolver(&table.name);
+        let state = |w: &WriteTxn, key: &[Value]| -> Result<RowState> {
+            Self::load(w, &row_record(&table.name, key))
+        };
+        let rule = |index_of: &[Value]| {
+            format!(
+                "unique index clash: the row with key ({}) was written later and stays",
+                index_of
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let values_of = |t: &TableSchema, row: &[Value]| -> BTreeMap<ColumnId, Value> {
+            t.columns
+                .iter()
+                .zip(row)
+                .enumerate()
+                .filter(|(at, _)| !t.primary_key.contains(at))
+                .map(|(_, (c, v))| (c.id, v.clone()))
+                .collect()
+        };
+        let mine = state(w, &clash.key)?;
+        let Some(values) = resolver.resolve(&mine) else {
+            // Deleted by a later commit of the batch: where the clash was settled on another
+            // node, its delete came along, and this row lost.
+            if let Some((winner, _)) = clash.holders.first() {
+                let lost = (clash.key.clone(), clash.values.clone(), rule(winner));
+                return self.record_clash(w, &table, clash, vec![lost]);
+            }
+            return Ok(0);
+        };
+        let mut losers: Vec<(Vec<Value>, BTreeMap<ColumnId, Value>, String)> = Vec::new();
+        match write_row(w, &table, &clash.key, Some(&values)) {
+            Err(heliosdb_core::Error::UniqueViolation { .. }) => {}
+            other => {
+                other?;
+                // A later commit of the batch deleted or changed the other rows: where the
+                // clash was settled on another node, its delete came along. Either way the
+                // rows that are gone lost to this one.
+                for (key, held) in &clash.holders {
+                    if w.get(&table.name, key)?.is_none() {
+                        losers.push((key.clone(), values_of(&table, held), rule(&clash.key)));
+                    }
+                }
+                return self.record_clash(w, &table, clash, losers);
+            }
+        }
+        let row = full_row(&table, &clash.key, &values);
+        let holders = unique_holders(w, &table, &clash.key, &row)?;
+        let rank = |key: &[Value], row: &RowState| {
+            (row.latest().map(|(_, w)| w.stamp).max(), key::encode(key))
+        };
+        let my_rank = rank(&clash.key, &mine);
+        let mut holder_ranks = Vec::new();
+        for (key, _) in &holders {
+            holder_ranks.push(rank(key, &state(w, key)?));
+        }
+        if holder_ranks.iter().all(|r| *r < my_rank) {
+            for (key, held) in &holders {
+                w.tombstone(&table.name, key)?;
+                losers.push((key.clone(), values_of(&table, held), rule(&clash.key)));
+            }
+            write_row(w, &table, &clash.key, Some(&values))?;
+        } else {
+            w.tombstone(&table.name, &clash.key)?;
+            let winner = holders
+                .iter()
+                .zip(&holder_ranks)
+                .max_by(|a, b| a.1.cmp(b.1))
+                .map(|((k, _), _)| k.clone())
+                .unwrap_or_default();
+            losers.push((clash.key.clone(), values, rule(&winner)));
+        }
+        self.record_clash(w, &table, clash, losers)
+    }
+
+    /// Records each row that lost a unique-index clash; returns how many.
+    fn record_clash(
+        &self,
+        w: &mut WriteTxn,
+        table: &TableSchema,
+        clash: &Clash,
+        losers: Vec<(Vec<Value>, BTreeMap<ColumnId, Value>, String)>,
+    ) -> Result<u64> {
+        if losers.is_empty() {
+            return Ok(0);
+        }
+        let mut n: u64 = Self::load(w, CONFLICT_COUNT)?;
+        let recorded = losers.len() as u64;
+        for (key, before, rule) in losers {
+            n += 1;
+            let conflict = Conflict {
+                table: table.name.clone(),
+                key,
+                remote: clash.dot,
+                remote_stamp: clash.stamp,
+                before: Some(before),
+                after: None,
+                rule,
+            };
+            w.aux_put(&conflict_record(n), &record(&conflict))?;
+        }
+        w.aux_put(CONFLICT_COUNT, &record(&n))?;
+        Ok(recorded)
     }
 
     /// Records that `peer` has applied everything in `frontier` (from its `Ack`). What all
@@ -976,21 +1125,48 @@ fn store_row(
     Ok(())
 }
 
-/// Writes the row as it reads after a merge: gone, or with these non-key values (columns
-/// with no value read as their backfill, NULL unless added with a default).
-fn write_row(
-    w: &mut WriteTxn,
+/// A row whose merged reading clashed with another row's on a unique index, and the
+/// write that made it so.
+struct Clash {
+    table: String,
+    key: Vec<Value>,
+    dot: Dot,
+    stamp: Stamp,
+    /// The row's non-key values when the clash was found.
+    values: BTreeMap<ColumnId, Value>,
+    /// The rows (key, whole row) that held the values when the clash was found.
+    holders: Vec<(Vec<Value>, Vec<Value>)>,
+}
+
+/// The rows other than `key` that hold `row`'s values of one of `table`'s unique indexes.
+fn unique_holders(
+    w: &WriteTxn,
+    table: &TableSchema,
+    key: &[Value],
+    row: &[Value],
+) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
+    let mut holders: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
+    for index in table.indexes.iter().filter(|i| i.unique) {
+        let indexed: Vec<Value> = index.columns.iter().map(|&c| row[c].clone()).collect();
+        if indexed.iter().any(|v| matches!(v, Value::Null)) {
+            continue;
+        }
+        for held in w.index_scan(&table.name, &index.name, indexed.clone()..=indexed)? {
+            if held.key != key && !holders.iter().any(|(k, _)| *k == held.key) {
+                holders.push((held.key, held.values));
+            }
+        }
+    }
+    Ok(holders)
+}
+
+/// The whole row with key `key_values` and these non-key values (columns with no value
+/// read as their backfill, NULL unless added with a default).
+fn full_row(
     table: &TableSchema,
     key_values: &[Value],
-    values: Option<&BTreeMap<ColumnId, Value>>,
-) -> Result<()> {
-    let current = w.get(&table.name, key_values)?;
-    let Some(values) = values else {
-        if current.is_some() {
-            w.delete(&table.name, key_values)?;
-        }
-        return Ok(());
-    };
+    values: &BTreeMap<ColumnId, Value>,
+) -> Vec<Value> {
     let mut row: Vec<Value> = table.columns.iter().map(|c| c.backfill.clone()).collect();
     for (&at, value) in table.primary_key.iter().zip(key_values) {
         row[at] = value.clone();
@@ -1002,8 +1178,31 @@ fn write_row(
             row[at] = value.clone();
         }
     }
-    if current.as_ref() != Some(&row) {
-        w.put(&table.name, &row)?;
+    row
+}
+
+/// Writes the row as it reads after a merge: gone, or with these non-key values. Fails
+/// (changing nothing) with `UniqueViolation` if another row holds its unique values.
+fn write_row(
+    w: &mut WriteTxn,
+    table: &TableSchema,
+    key_values: &[Value],
+    values: Option<&BTreeMap<ColumnId, Value>>,
+) -> Result<(), heliosdb_core::Error> {
+    let current = w.get(&table.name, key_values)?;
+    let Some(values) = values else {
+        if current.is_some() {
+            w.delete(&table.name, key_values)?;
+        }
+        return Ok(());
+    };
+    let row = full_row(table, key_values, values);
+    match current {
+        None => w.insert(&table.name, &row)?,
+        Some(current) if current != row => {
+            w.update(&table.name, key_values, &row)?;
+        }
+        Some(_) => {}
     }
     Ok(())
 }

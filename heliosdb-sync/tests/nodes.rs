@@ -4,7 +4,7 @@
 //! random partial syncs converge.
 use std::sync::Arc;
 
-use heliosdb_core::{ColumnSpec, DataType, Database, TableSpec, Value};
+use heliosdb_core::{ColumnSpec, DataType, Database, IndexSpec, TableSpec, Value};
 use heliosdb_sync::wire::{self, Message};
 use heliosdb_sync::{PerColumn, SyncNode};
 use proptest::prelude::*;
@@ -22,10 +22,31 @@ fn node() -> SyncNode {
         )
         .unwrap();
     }
+    // Rows of `uniq` clash on `a` across keys.
+    w.create_table(
+        &TableSpec::new("uniq")
+            .column(ColumnSpec::new("k", DataType::Integer))
+            .column(ColumnSpec::new("a", DataType::Text))
+            .column(ColumnSpec::new("b", DataType::Integer))
+            .primary_key(["k"]),
+    )
+    .unwrap();
+    w.create_index("uniq", &IndexSpec::new("uniq_a", ["a"]).unique())
+        .unwrap();
     w.commit().unwrap();
     let mut n = SyncNode::new(db);
     n.set_resolver("merged", Arc::new(PerColumn));
     n
+}
+
+/// Commits `values` into `table` unless a unique index refuses them.
+fn put_if_unique(n: &SyncNode, table: &str, values: &[Value]) {
+    let mut w = n.database().begin_write().unwrap();
+    match w.put(table, values) {
+        Ok(()) | Err(heliosdb_core::Error::UniqueViolation { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
+    w.commit().unwrap();
 }
 
 /// Sends what `to` lacks from `from`, through the wire format, in batches of `batch`.
@@ -297,9 +318,10 @@ proptest! {
                     for table in ["kv", "merged"] {
                         put(&nodes[node], table, k, &format!("v{a}"), b);
                     }
+                    put_if_unique(&nodes[node], "uniq", &[k.into(), format!("v{a}").into(), b.into()]);
                 }
                 Op::Set { node, k, b } if node < n => {
-                    for table in ["kv", "merged"] {
+                    for table in ["kv", "merged", "uniq"] {
                         let db = nodes[node].database();
                         let mut w = db.begin_write().unwrap();
                         if let Some(mut row) = w.get(table, &[k.into()]).unwrap() {
@@ -310,7 +332,7 @@ proptest! {
                     }
                 }
                 Op::Delete { node, k } if node < n => {
-                    for table in ["kv", "merged"] {
+                    for table in ["kv", "merged", "uniq"] {
                         let mut w = nodes[node].database().begin_write().unwrap();
                         w.delete(table, &[k.into()]).unwrap();
                         w.commit().unwrap();
@@ -338,7 +360,7 @@ proptest! {
         let f0 = nodes[0].frontier().unwrap();
         for x in &nodes[1..] {
             prop_assert_eq!(x.frontier().unwrap(), f0.clone());
-            for table in ["kv", "merged"] {
+            for table in ["kv", "merged", "uniq"] {
                 prop_assert_eq!(rows(x, table), rows(&nodes[0], table), "{}", table);
             }
         }
@@ -543,4 +565,43 @@ fn rows_wait_for_their_table_from_another_origin() {
     // The next round brings it in.
     sync(&x, &z, 100);
     assert_eq!(rows(&z, "late"), vec![vec![Value::Integer(1)]]);
+}
+
+/// Two nodes insert different keys with the same value of a unique column: after syncing
+/// (in either order) both keep the row written later, the other is deleted on both, and
+/// each node records the clash with the version that lost.
+#[test]
+fn unique_clash_between_different_keys() {
+    for a_first in [true, false] {
+        let (a, b) = (node(), node());
+        put_if_unique(&a, "uniq", &[1.into(), "same".into(), 10.into()]);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        put_if_unique(&b, "uniq", &[2.into(), "same".into(), 20.into()]);
+        if a_first {
+            sync(&a, &b, 100);
+            sync(&b, &a, 100);
+        } else {
+            sync(&b, &a, 100);
+            sync(&a, &b, 100);
+        }
+        // The deletes each node wrote travel too.
+        sync(&a, &b, 100);
+        sync(&b, &a, 100);
+        let expected: Vec<Vec<Value>> = vec![vec![2.into(), "same".into(), 20.into()]];
+        assert_eq!(rows(&a, "uniq"), expected, "a, a_first={a_first}");
+        assert_eq!(rows(&b, "uniq"), expected, "b, a_first={a_first}");
+        assert_eq!(a.frontier().unwrap(), b.frontier().unwrap());
+        for n in [&a, &b] {
+            let clash: Vec<_> = n
+                .conflicts()
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.table == "uniq")
+                .collect();
+            assert_eq!(clash.len(), 1, "{clash:?}");
+            assert_eq!(clash[0].key, vec![Value::from(1)]);
+            assert!(clash[0].after.is_none());
+            assert!(clash[0].rule.contains("unique"), "{}", clash[0].rule);
+        }
+    }
 }

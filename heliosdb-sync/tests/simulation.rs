@@ -1,6 +1,8 @@
 //! Deterministic simulation of a sync network: nodes on files, a seeded scheduler, an
 //! in-memory network that drops, duplicates, delays and reorders messages, partitions
-//! (halves, one node cut off, a ring), and crashes that lose everything not committed.
+//! (halves, one node cut off, a ring), crashes that lose everything not committed, and
+//! skewed clocks: every node reads simulated time through its own `WallClock`, up to ten
+//! minutes off, so a seed replays exactly.
 //!
 //! Receivers acknowledge what they applied, so nodes collect replaced values and
 //! tombstones as they go: the run also checks that collection never loses a write.
@@ -16,7 +18,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use heliosdb_core::{ColumnSpec, DataType, Database, TableSpec, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use heliosdb_core::{ColumnSpec, DataType, Database, DatabaseOptions, TableSpec, Value, WallClock};
 use heliosdb_sync::wire::{self, Message};
 use heliosdb_sync::{PerColumn, SyncNode, VersionVector};
 
@@ -78,12 +82,30 @@ impl Plan {
 
 struct Node {
     path: PathBuf,
+    clock: WallClock,
     sync: Option<SyncNode>,
     down_until: u64,
 }
 
-fn open(path: &PathBuf, create: bool) -> SyncNode {
-    let db = Database::open(path).unwrap();
+/// Simulated time: each step is this many milliseconds of every node's clock.
+const STEP_MS: u64 = 10;
+/// Where simulated time starts (2026-01-01 UTC), so timestamps look real.
+const EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// A node's wall clock: simulated time, skewed by `skew_ms` (which may be negative).
+fn wall(now: &Arc<AtomicU64>, skew_ms: i64) -> WallClock {
+    let now = now.clone();
+    WallClock::from_fn(move || {
+        (EPOCH_MS + now.load(Ordering::Relaxed) * STEP_MS).saturating_add_signed(skew_ms)
+    })
+}
+
+fn open(path: &PathBuf, create: bool, clock: &WallClock) -> SyncNode {
+    let options = DatabaseOptions {
+        wall_clock: clock.clone(),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::open_with(path, options).unwrap();
     if create {
         let mut w = db.begin_write().unwrap();
         for name in TABLES {
@@ -148,12 +170,18 @@ fn simulate(seed: u64) -> Result<(), String> {
     let plan = Plan::of(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(seed);
+    // Simulated time, and each node's clock skew: up to ten minutes either way, within
+    // the skew sync accepts, so nodes disagree on time but none is refused.
+    let now = Arc::new(AtomicU64::new(0));
     let mut nodes: Vec<Node> = (0..plan.nodes)
         .map(|i| {
             let path = dir.path().join(format!("n{i}.db"));
-            let sync = Some(open(&path, true));
+            let skew_ms = rng.below(1_200_001) as i64 - 600_000;
+            let clock = wall(&now, skew_ms);
+            let sync = Some(open(&path, true, &clock));
             Node {
                 path,
+                clock,
                 sync,
                 down_until: 0,
             }
@@ -166,11 +194,12 @@ fn simulate(seed: u64) -> Result<(), String> {
 
     let fail = |what: String| Err(format!("{what} ({plan:?})"));
     for step in 0..plan.steps {
+        now.store(step, Ordering::Relaxed);
         let cut_now = step >= partition_from && step < partition_to;
         // Restart nodes whose downtime is over.
         for n in nodes.iter_mut() {
             if n.sync.is_none() && step >= n.down_until {
-                n.sync = Some(open(&n.path, false));
+                n.sync = Some(open(&n.path, false, &n.clock));
             }
         }
         // One local event.
@@ -296,7 +325,7 @@ fn simulate(seed: u64) -> Result<(), String> {
     // Heal: everyone up, no faults; rounds of pairwise syncs until nothing moves.
     for n in nodes.iter_mut() {
         if n.sync.is_none() {
-            n.sync = Some(open(&n.path, false));
+            n.sync = Some(open(&n.path, false, &n.clock));
         }
     }
     let live: Vec<&SyncNode> = nodes.iter().map(|n| n.sync.as_ref().unwrap()).collect();
