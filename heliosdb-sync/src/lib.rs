@@ -1,4 +1,4 @@
-//! heliosdb-sync: replication between HeliosDB Nano databases (issue 4, in progress).
+//! heliosdb-sync: replication between HeliosDB Nano databases.
 //!
 //! - [`vv`]: version vectors — frontiers (what a node has applied, per origin) and row
 //!   contexts (what a row's version has seen), compared for causality;
@@ -37,11 +37,18 @@
 //! ```
 //!
 //! Schema changes travel with the data; conflicts are recorded (and readable in SQL as
-//! `heliosdb_conflicts` through the facade); acknowledged history is collected. Not yet:
-//! the QUIC transport (issue 5). ARCHITECTURE.md's sync section has the design and what
-//! is still open.
+//! `heliosdb_conflicts` through the facade); acknowledged history is collected.
+//!
+//! - [`auth`]: biscuit tokens signed by a server's root key — rights per table, expiry,
+//!   device id, offline attenuation;
+//! - [`net`]: sync over QUIC (quinn, rustls with ring): [`net::SyncServer`],
+//!   [`net::SyncClient`], TLS identities and pinned or CA trust, limits.
+//!
+//! ARCHITECTURE.md's sync section has the design and what is still open.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod net;
 pub mod node;
 pub mod row;
 pub mod vv;
