@@ -53,6 +53,7 @@ fn spec(read: &[&str], write: &[&str]) -> TokenSpec {
 
 struct Setup {
     root: RootKey,
+    identity: ServerIdentity,
     server_node: Arc<SyncNode>,
     server: SyncServer,
     url: String,
@@ -76,6 +77,7 @@ impl Setup {
         let url = format!("quic://127.0.0.1:{}", server.local_addr().unwrap().port());
         Setup {
             root,
+            identity,
             server_node,
             server,
             url,
@@ -531,4 +533,76 @@ async fn bad_urls_and_pins_are_typed_errors() {
     ))
     .unwrap_err();
     assert!(matches!(err, NetError::BadFingerprint(_)), "{err:?}");
+}
+
+/// Waits (at most `limit`) until `table` on `n` has `count` rows; returns whether it did.
+async fn wait_rows(n: &SyncNode, table: &str, count: usize, limit: Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if rows(n, table).len() == count {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    false
+}
+
+/// The background mode: a commit on A reaches B through the server with nothing calling
+/// `sync` — A pushes on its commit, the server pokes B, B pulls — again and again on the
+/// same connections; when the server goes and comes back on the same port, the clients
+/// reconnect by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_mode_delivers_commits_without_polling() {
+    let setup = Setup::start(Limits::default());
+    let (a, b) = (node(), node());
+    let mut watch_a = setup.client(&a).watch();
+    let mut watch_b = setup.client(&b).watch();
+    for (i, watch) in [&mut watch_a, &mut watch_b].into_iter().enumerate() {
+        match tokio::time::timeout(Duration::from_secs(10), watch.next()).await {
+            Ok(Some(heliosdb_sync::net::WatchEvent::Synced(_))) => {}
+            other => panic!("client {i}: expected a first sync, got {other:?}"),
+        }
+    }
+    for i in 1..=20 {
+        put(&a, "notes", i, &format!("from a {i}"));
+        assert!(
+            wait_rows(&b, "notes", i as usize, Duration::from_secs(10)).await,
+            "commit {i} of A did not reach B"
+        );
+    }
+    put(&b, "notes", 100, "from b");
+    assert!(wait_rows(&a, "notes", 21, Duration::from_secs(10)).await);
+    assert_eq!(rows(&a, "notes"), rows(&b, "notes"));
+    assert_eq!(rows(&a, "notes"), rows(&setup.server_node, "notes"));
+
+    // The server restarts on the same port, with the same database and certificate:
+    // both clients reconnect by themselves and catch up.
+    let port = setup.server.local_addr().unwrap().port();
+    setup.server.shutdown().await;
+    drop(setup.server);
+    put(&a, "notes", 200, "written while the server was down");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let server = SyncServer::bind(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        &setup.identity,
+        setup.server_node.clone(),
+        setup.root.public(),
+        Limits::default(),
+    )
+    .unwrap();
+    server.spawn();
+    assert!(
+        wait_rows(&b, "notes", 22, Duration::from_secs(40)).await,
+        "B did not get A's offline commit after the server came back"
+    );
+    let mut saw_disconnect = false;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(50), watch_a.next()).await
+    {
+        saw_disconnect |= matches!(event, heliosdb_sync::net::WatchEvent::Disconnected { .. });
+    }
+    assert!(saw_disconnect, "A reported losing the server");
+    watch_a.stop().await;
+    watch_b.stop().await;
+    server.shutdown().await;
 }

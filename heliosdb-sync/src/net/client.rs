@@ -10,6 +10,7 @@ use super::tls::{self, Trust};
 use super::{Limits, NetError, batch_within, blocking, close, within};
 use crate::node::SyncNode;
 use crate::wire::Message;
+use heliosdb_core::NodeId;
 
 /// A sync server's address, parsed from `quic://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +180,15 @@ impl SyncClient {
         &self.url
     }
 
+    /// The node this client syncs.
+    pub fn node(&self) -> &SyncNode {
+        &self.config.node
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
     /// A QUIC connection to the server, verified by the configured [`Trust`], and the
     /// endpoint it lives on (keep both; close the connection, then `wait_idle` the
     /// endpoint). For tools and tests; [`sync`](Self::sync) does everything itself.
@@ -249,7 +259,7 @@ impl SyncClient {
         Ok(report)
     }
 
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         conn: &quinn::Connection,
         report: &mut SyncReport,
@@ -267,12 +277,13 @@ impl SyncClient {
         result
     }
 
-    async fn run(
+    /// Sends the token and reads the server's answer: the server's node id and the frame
+    /// and batch bounds to send within.
+    pub(crate) async fn authenticate(
         &self,
         w: &mut Writer,
         r: &mut Reader,
-        report: &mut SyncReport,
-    ) -> Result<(), NetError> {
+    ) -> Result<(NodeId, u32, usize), NetError> {
         let limits = &self.config.limits;
         let wait = limits.message_timeout;
         w.control(&AuthRequest {
@@ -285,7 +296,7 @@ impl SyncClient {
             r.control(),
         )
         .await?;
-        let (server, frame_max, batch_max) = match reply {
+        let accepted = match reply {
             AuthReply::Accepted {
                 server,
                 frame_bytes_max,
@@ -297,6 +308,18 @@ impl SyncClient {
             ),
             AuthReply::Refused(refusal) => return Err(refusal.into_error()),
         };
+        Ok(accepted)
+    }
+
+    async fn run(
+        &self,
+        w: &mut Writer,
+        r: &mut Reader,
+        report: &mut SyncReport,
+    ) -> Result<(), NetError> {
+        let limits = &self.config.limits;
+        let wait = limits.message_timeout;
+        let (server, frame_max, batch_max) = self.authenticate(w, r).await?;
         let node = &self.config.node;
         let me = node.node_id();
         if server == me {

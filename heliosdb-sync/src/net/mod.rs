@@ -17,6 +17,7 @@ pub mod client;
 pub mod proto;
 pub mod server;
 pub mod tls;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use client::{SyncClient, SyncConfig, SyncReport};
 pub use proto::RefusalKind;
 pub use server::SyncServer;
 pub use tls::{ServerIdentity, Trust, fingerprint, install_crypto_provider};
+pub use watch::{Watch, WatchEvent};
 
 use crate::auth::AuthError;
 use crate::node::SyncError;
@@ -292,4 +294,25 @@ pub(crate) fn batch_within(
         }
         count = commits / 2;
     }
+}
+
+/// Follows the database's commits: a thread (the database's notices come on a blocking
+/// channel) moves the value on every commit that changed something. It ends with the
+/// database's notice channel, or at the first commit after every receiver is gone.
+pub(crate) fn commit_feed(
+    node: &crate::SyncNode,
+) -> Result<tokio::sync::watch::Receiver<u64>, NetError> {
+    let notices = node.database().subscribe();
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    std::thread::Builder::new()
+        .name("heliosdb-sync-commits".into())
+        .spawn(move || {
+            for notice in notices {
+                if tx.send(notice.commit_seq).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(NetError::Io)?;
+    Ok(rx)
 }

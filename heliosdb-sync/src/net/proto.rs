@@ -59,6 +59,16 @@
 //! Each batch is applied atomically and frontiers only say what is applied, so a sync cut
 //! anywhere resumes from what was applied: nothing is applied twice, nothing is lost.
 //!
+//! # Watch streams (the background mode)
+//!
+//! A client that stays connected opens one more bidirectional stream and, after
+//! authenticating on it as above, sends the control `Watch` instead of `Hello`. The server
+//! then sends the control `Poke` on that stream whenever its database commits something
+//! (pokes coalesce: one may stand for many commits), and nothing else; the client answers
+//! each by syncing on a new stream, and also syncs whenever its own database commits. The
+//! client ends the watch by finishing the stream or closing the connection; the server
+//! ends it with a `Refused` when the token expires.
+//!
 //! # Authorization
 //!
 //! The token's [`Grant`](crate::auth::Grant) decides, per table:
@@ -121,6 +131,11 @@ pub enum Control {
     Done,
     /// The server refuses; it closes the connection next.
     Refused(Refusal),
+    /// Client → server, instead of `Hello`: make this a watch stream (see the module doc).
+    Watch,
+    /// Server → client on a watch stream: the server's database has committed since the
+    /// last poke; sync to get it.
+    Poke,
 }
 
 /// Why a peer refused.

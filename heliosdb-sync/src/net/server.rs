@@ -52,6 +52,9 @@ struct Inner {
     fingerprint: String,
     shutdown: watch::Sender<bool>,
     connections: AtomicU32,
+    /// The local commit sequence of the database's latest commit that changed something,
+    /// for watch streams (see [`commit_feed`]).
+    commits: watch::Receiver<u64>,
 }
 
 impl SyncServer {
@@ -68,6 +71,7 @@ impl SyncServer {
         let config = identity.server_config(&limits)?;
         let endpoint = quinn::Endpoint::server(config, addr)?;
         let (shutdown, _) = watch::channel(false);
+        let commits = super::commit_feed(&node)?;
         Ok(SyncServer {
             inner: Arc::new(Inner {
                 endpoint,
@@ -77,6 +81,7 @@ impl SyncServer {
                 fingerprint: identity.fingerprint().to_owned(),
                 shutdown,
                 connections: AtomicU32::new(0),
+                commits,
             }),
             task: Mutex::new(None),
         })
@@ -307,6 +312,7 @@ async fn session(
     let (client, mut client_frontier) =
         match within(limits.message_timeout, "the client's Hello", r.record()).await? {
             Record::Wire(Message::Hello { node, frontier }) => (node, frontier),
+            Record::Control(Control::Watch) => return watch_session(inner, w, r, grant).await,
             other => {
                 return Err(protocol(format!(
                     "expected the client's Hello, got {}",
@@ -449,6 +455,50 @@ async fn session(
     }
 }
 
+/// A watch stream: a [`Control::Poke`] each time this server's database commits
+/// something (pokes are coalesced: one stands for every commit since the last), until the
+/// client finishes the stream, the connection goes or the token expires. The client
+/// answers a poke by syncing on another stream.
+async fn watch_session(
+    inner: Arc<Inner>,
+    mut w: Writer,
+    mut r: Reader,
+    grant: Arc<Grant>,
+) -> Result<(), End> {
+    let mut commits = inner.commits.clone();
+    commits.mark_unchanged();
+    let mut stop = inner.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            changed = commits.changed() => {
+                if changed.is_err() {
+                    return Ok(()); // the database's notices ended
+                }
+                commits.mark_unchanged();
+                if let Some(refusal) = expired(&grant) {
+                    return Err(refuse(&mut w, refusal).await);
+                }
+                w.record(&Control::Poke).await?;
+            }
+            // The client sends nothing more on this stream: its end (or anything else)
+            // ends the watch.
+            read = r.record() => {
+                return match read {
+                    // Finished, reset or lost: the client is done watching.
+                    Err(_) => Ok(()),
+                    Ok(other) => Err(protocol(format!(
+                        "a watch stream carries nothing after Watch, got {}",
+                        describe(&other)
+                    ))),
+                };
+            }
+            () = async {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            } => return Ok(()),
+        }
+    }
+}
+
 fn protocol(why: String) -> End {
     End::Failed(NetError::Protocol(why))
 }
@@ -460,6 +510,8 @@ fn describe(record: &Record) -> &'static str {
         Record::Wire(Message::Ack { .. }) => "an Ack",
         Record::Control(Control::Done) => "Done",
         Record::Control(Control::Refused(_)) => "a refusal",
+        Record::Control(Control::Watch) => "Watch",
+        Record::Control(Control::Poke) => "a Poke",
     }
 }
 
