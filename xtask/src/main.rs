@@ -8,9 +8,13 @@
 //!   HeliosDB's `EmbeddedDatabase` against SQLite; rebuilds and runs itself in release mode.
 //! - `cargo xtask bench-sync [--quick] [--rows N] [--iterations N]`: the sync engine's merge
 //!   throughput, local write overhead and bytes per changed row, against SQLite.
+//! - `cargo xtask bench-net [--quick] [--rows N] [--commits N] [--big N]`: sync over QUIC on
+//!   loopback: end-to-end throughput, background-mode latency, idle rounds on a large
+//!   database, and its initial sync (time and the client's peak memory).
 //! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
 
 mod bench;
+mod bench_net;
 mod bench_sql;
 mod bench_sync;
 mod ci;
@@ -46,6 +50,15 @@ enum Command {
     /// The SQL benchmark itself, in the current binary (`bench-sql` runs this in release).
     #[command(hide = true)]
     BenchSqlRun(bench_sql::BenchSqlArgs),
+    /// Network sync benchmark: QUIC throughput, background-mode latency, idle rounds and the
+    /// initial sync of a large database (builds and runs in release mode).
+    BenchNet(bench_net::BenchNetArgs),
+    /// The network benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchNetRun(bench_net::BenchNetArgs),
+    /// The initial-sync client process of bench-net.
+    #[command(hide = true)]
+    BenchNetClient(bench_net::BenchNetClientArgs),
     /// Sync benchmark: merge throughput, local write overhead, bytes per changed row.
     BenchSync(bench_sync::BenchSyncArgs),
     /// The sync benchmark itself, in the current binary.
@@ -63,6 +76,9 @@ fn main() -> ExitCode {
         Command::BenchRun(args) => bench::run(&args),
         Command::BenchSql(args) => bench_sql::launch(&args),
         Command::BenchSqlRun(args) => bench_sql::run(&args),
+        Command::BenchNet(args) => bench_net::launch(&args),
+        Command::BenchNetRun(args) => bench_net::run(&args),
+        Command::BenchNetClient(args) => bench_net::client(&args),
         Command::BenchSync(args) => bench_sync::launch(&args),
         Command::BenchSyncRun(args) => bench_sync::run(&args),
         Command::Sim(args) => sim::run(&args),

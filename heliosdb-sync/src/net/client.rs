@@ -150,8 +150,14 @@ pub struct SyncReport {
     pub received_commits: u64,
     /// Conflicts resolved here while applying.
     pub conflicts: u64,
+    /// Bytes of the sync's stream (records), each way.
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Bytes of every UDP datagram of the connection, each way: QUIC, TLS handshake and
+    /// acknowledgements included (0 from the background mode, which shares a connection).
+    pub udp_bytes_sent: u64,
+    pub udp_bytes_received: u64,
+    /// From connecting until the last record was read.
     pub duration: Duration,
     /// Rounds of pull and push.
     pub rounds: u32,
@@ -242,6 +248,8 @@ impl SyncClient {
         let (endpoint, conn) = self.connect().await?;
         let mut report = SyncReport::default();
         let result = self.exchange(&conn, &mut report).await;
+        // Done once the last record is read; closing is courtesy.
+        report.duration = start.elapsed();
         match &result {
             Ok(()) => conn.close(quinn::VarInt::from_u32(close::DONE), b"done"),
             Err(e) => {
@@ -252,10 +260,12 @@ impl SyncClient {
                 );
             }
         }
+        let stats = conn.stats();
+        report.udp_bytes_sent = stats.udp_tx.bytes;
+        report.udp_bytes_received = stats.udp_rx.bytes;
         // Lets the close reach the server; short on any sane path.
         let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
         result?;
-        report.duration = start.elapsed();
         Ok(report)
     }
 
