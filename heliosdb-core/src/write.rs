@@ -686,6 +686,38 @@ impl WriteTxn {
         })
     }
 
+    /// At most `limit` local records whose keys start with `prefix` and come after
+    /// `after` (all of them when `None`), in key order: for passes over many records in
+    /// bounded steps.
+    pub fn aux_scan_after(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        use std::ops::Bound;
+        let start = aux_key(prefix)?;
+        let end = key::prefix_end(&start);
+        let from = match after {
+            Some(after) => Bound::Excluded(aux_key(after)?),
+            None => Bound::Included(start),
+        };
+        let skip = crate::db::META_AUX_PREFIX.len();
+        self.read(|t| {
+            let mut out = Vec::new();
+            let bounds = (
+                from.as_ref().map(Vec::as_slice),
+                Bound::Excluded(end.as_slice()),
+            );
+            for entry in t.meta.range::<&[u8]>(bounds)?.take(limit) {
+                let (k, v) = entry?;
+                let k = k.value().get(skip..).unwrap_or_default().to_vec();
+                out.push((k, v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
     pub(crate) fn put_meta(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.mutate(|t, _| {
             t.put(Tree::Meta, key, value)?;

@@ -54,6 +54,6 @@ pub mod row;
 pub mod vv;
 pub mod wire;
 
-pub use node::{ApplyReport, Conflict, SyncError, SyncNode};
+pub use node::{ApplyReport, Collected, Conflict, SyncError, SyncNode};
 pub use row::{Cell, ConflictResolver, LastWriterWins, PerColumn, RowState, Stamp};
 pub use vv::{Causality, Dot, VersionVector};

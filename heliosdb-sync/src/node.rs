@@ -12,6 +12,7 @@
 //! | `sync/conflict/` n (u64 BE) | [`Conflict`] |
 //! | `sync/acks` | per peer, the frontier it last acknowledged |
 //! | `sync/forgotten` | peers removed for good |
+//! | `sync/collect_cursor` | `Option<Vec<u8>>`: the last row record [`SyncNode::collect`] passed |
 //!
 //! Local writes pay nothing for sync: their commits are in the change log already, and
 //! `catch_up` folds them into row metadata (their contexts fixed at that point) before a
@@ -39,6 +40,8 @@ const CURSOR: &[u8] = b"sync/cursor";
 const CONFLICT_COUNT: &[u8] = b"sync/conflicts";
 const ACKS: &[u8] = b"sync/acks";
 const FORGOTTEN: &[u8] = b"sync/forgotten";
+const COLLECT_CURSOR: &[u8] = b"sync/collect_cursor";
+const ROW_PREFIX: &[u8] = b"sync/row/";
 /// Log records folded per read while catching up (bounded memory).
 const CATCH_UP_BATCH: usize = 4096;
 
@@ -114,6 +117,19 @@ pub struct ApplyReport {
     pub waiting_for_schema: Vec<String>,
 }
 
+/// What one [`SyncNode::collect`] step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Row records read.
+    pub examined: u64,
+    /// Row records rewritten without values no read can return any more.
+    pub compacted: u64,
+    /// Tombstones removed: rows whose latest writes are deletes every known node has.
+    pub removed: u64,
+    /// The pass reached the last row record (the next step starts again at the first).
+    pub finished: bool,
+}
+
 /// Sync over one database.
 pub struct SyncNode {
     db: Database,
@@ -147,7 +163,7 @@ fn parse<T: DeserializeOwned>(name: &[u8], bytes: &[u8]) -> Result<T> {
 }
 
 fn row_record(table: &str, key_values: &[Value]) -> Vec<u8> {
-    let mut k = b"sync/row/".to_vec();
+    let mut k = ROW_PREFIX.to_vec();
     k.extend_from_slice(&(table.len() as u32).to_be_bytes());
     k.extend_from_slice(table.as_bytes());
     for v in key_values {
@@ -364,14 +380,27 @@ impl SyncNode {
     /// Up to `commits_max` commits that a peer at `peer` lacks, in an order it can apply:
     /// per origin, oldest first.
     pub fn changes_for(&self, peer: &VersionVector, commits_max: usize) -> Result<ChangeBatch> {
+        self.changes_for_within(peer, commits_max, usize::MAX)
+    }
+
+    /// As [`changes_for`](Self::changes_for), and stops adding commits once the batch holds
+    /// `changes_max` row changes (it always holds at least one commit, however large):
+    /// what bounds the memory of a large initial sync.
+    pub fn changes_for_within(
+        &self,
+        peer: &VersionVector,
+        commits_max: usize,
+        changes_max: usize,
+    ) -> Result<ChangeBatch> {
         let mut w = self.db.begin_write()?;
         let (frontier, moved) = self.catch_up(&mut w)?;
         finish(w, moved)?;
         let r = self.db.begin_read()?;
-        let mut commits = Vec::new();
+        let mut commits: Vec<Commit> = Vec::new();
+        let mut changes = 0usize;
         'origins: for (origin, from, to) in peer.missing_from(&frontier) {
             for seq in from..=to {
-                if commits.len() >= commits_max {
+                if commits.len() >= commits_max || (!commits.is_empty() && changes >= changes_max) {
                     break 'origins;
                 }
                 let dot = Dot { node: origin, seq };
@@ -380,12 +409,14 @@ impl SyncNode {
                     record: format!("sync/dot {dot:?}"),
                     why: "missing for a commit the frontier holds".into(),
                 })?;
-                commits.push(match parse::<StoredCommit>(&name, &bytes)? {
+                let commit = match parse::<StoredCommit>(&name, &bytes)? {
                     StoredCommit::Replicated(commit) => commit,
                     StoredCommit::Local { commit_seq, writes } => {
                         local_commit(&r, dot, commit_seq, writes)?
                     }
-                });
+                };
+                changes = changes.saturating_add(commit.changes.len());
+                commits.push(commit);
             }
         }
         Ok(ChangeBatch { commits })
@@ -707,6 +738,50 @@ impl SyncNode {
         w.aux_put(ACKS, &record(&acks))?;
         w.commit()?;
         Ok(())
+    }
+
+    /// One bounded step of the background collection pass: reads up to `rows_max` row
+    /// records from where the last step stopped, drops the values and tombstones that
+    /// stability made dead (what a write to the row would also drop), and remembers where
+    /// it stopped. Rows never written again are collected this way; call it from an idle
+    /// task until `finished`, then now and then.
+    pub fn collect(&self, rows_max: usize) -> Result<Collected> {
+        let mut w = self.db.begin_write()?;
+        let (frontier, moved) = self.catch_up(&mut w)?;
+        let me = self.db.node_id();
+        let stable = Self::stable(&w, &frontier, me)?;
+        let mut report = Collected::default();
+        if stable.is_empty() {
+            report.finished = true;
+            finish(w, moved)?;
+            return Ok(report);
+        }
+        let after: Option<Vec<u8>> = Self::load(&w, COLLECT_CURSOR)?;
+        let records = w.aux_scan_after(ROW_PREFIX, after.as_deref(), rows_max.max(1))?;
+        for (name, bytes) in &records {
+            report.examined += 1;
+            let mut row: RowState = parse(name, bytes)?;
+            let before = row.clone();
+            row.compact(&stable);
+            if row.is_collectable(&stable) {
+                w.aux_delete(name)?;
+                report.removed += 1;
+            } else if row != before {
+                w.aux_put(name, &record(&row))?;
+                report.compacted += 1;
+            }
+        }
+        report.finished = records.len() < rows_max.max(1);
+        let next: Option<Vec<u8>> = match records.last() {
+            Some((name, _)) if !report.finished => Some(name.clone()),
+            _ => None,
+        };
+        if next != after {
+            w.aux_put(COLLECT_CURSOR, &record(&next))?;
+        }
+        let wrote = moved || report.removed + report.compacted > 0 || next != after;
+        finish(w, wrote)?;
+        Ok(report)
     }
 
     /// Removes a peer that will never return, so that what it never acknowledged stops

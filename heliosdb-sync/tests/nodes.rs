@@ -605,3 +605,52 @@ fn unique_clash_between_different_keys() {
         }
     }
 }
+
+/// The background collection pass removes a tombstone every node has, though its row is
+/// never written again, and compacts replaced values; in bounded steps that resume.
+#[test]
+fn collection_pass_removes_tombstones_of_rows_never_written_again() {
+    let (a, b) = (node(), node());
+    for k in 0..10 {
+        put(&a, "kv", k, "x", k);
+    }
+    sync(&a, &b, 100);
+    {
+        let mut w = a.database().begin_write().unwrap();
+        for k in 0..10 {
+            w.delete("kv", &[k.into()]).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    sync(&a, &b, 100);
+    // Before anyone acknowledged: nothing is stable, nothing goes.
+    let early = a.collect(100).unwrap();
+    assert_eq!(early.removed, 0);
+    assert!(a.row_state("kv", &[3.into()]).unwrap().is_some());
+    // (b's own commits, its CREATE TABLEs, must reach a too: a must have all b has.)
+    sync(&b, &a, 100);
+    a.record_ack(b.node_id(), &b.frontier().unwrap()).unwrap();
+    b.record_ack(a.node_id(), &a.frontier().unwrap()).unwrap();
+    let mut removed = 0;
+    let mut steps = 0;
+    loop {
+        let step = a.collect(3).unwrap();
+        assert!(step.examined <= 3);
+        removed += step.removed;
+        steps += 1;
+        if step.finished {
+            break;
+        }
+    }
+    assert_eq!(removed, 10, "every tombstone is stable");
+    assert!(steps >= 4, "bounded steps: {steps}");
+    for k in 0..10 {
+        assert!(a.row_state("kv", &[k.into()]).unwrap().is_none());
+    }
+    assert!(rows(&a, "kv").is_empty() && rows(&b, "kv").is_empty());
+    // Collection changed no reading: a later write still syncs both ways.
+    put(&b, "kv", 3, "back", 33);
+    sync(&b, &a, 100);
+    assert_eq!(rows(&a, "kv"), rows(&b, "kv"));
+    assert_eq!(rows(&a, "kv").len(), 1);
+}

@@ -5,7 +5,8 @@
 //! minutes off, so a seed replays exactly.
 //!
 //! Receivers acknowledge what they applied, so nodes collect replaced values and
-//! tombstones as they go: the run also checks that collection never loses a write.
+//! tombstones as they go, and run steps of the collection pass: the run also checks
+//! that collection never loses a write.
 //!
 //! Checked at every step: no node's frontier moves backwards. Checked after healing and a
 //! quiet period: every node holds the same rows (by content hash) and the same frontier,
@@ -230,6 +231,10 @@ fn simulate(seed: u64) -> Result<(), String> {
                 }
             }
             w.commit().unwrap();
+            // Now and then a step of the background collection pass.
+            if rng.chance(10) {
+                node.collect(4).unwrap();
+            }
         }
         // A node asks a peer for what it lacks.
         let (from, to) = (

@@ -167,11 +167,23 @@ pub struct SyncReport {
 }
 
 /// Syncs one node with one server.
-#[derive(Debug)]
 pub struct SyncClient {
     config: SyncConfig,
     url: ServerUrl,
+    progress: Option<Progress>,
 }
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("config", &self.config)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Called with the report so far after each batch applied or sent.
+pub type Progress = Arc<dyn Fn(&SyncReport) + Send + Sync>;
 
 impl SyncClient {
     /// Checks the configuration: the URL, the pin or CA file, the limits.
@@ -179,7 +191,23 @@ impl SyncClient {
         let url = ServerUrl::parse(&config.server)?;
         config.limits.check()?;
         tls::client_config(&config.trust, &config.limits)?;
-        Ok(SyncClient { config, url })
+        Ok(SyncClient {
+            config,
+            url,
+            progress: None,
+        })
+    }
+
+    /// Calls `progress` with the report so far after each batch (for a long initial sync).
+    pub fn with_progress(mut self, progress: Progress) -> SyncClient {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn progressed(&self, report: &SyncReport) {
+        if let Some(progress) = &self.progress {
+            progress(report);
+        }
     }
 
     pub fn url(&self) -> &ServerUrl {
@@ -362,6 +390,7 @@ impl SyncClient {
                         })
                         .await?;
                         report.received_commits += applied.applied;
+                        self.progressed(report);
                         report.conflicts += applied.conflicts;
                         w.message(&Message::Ack { node: me, frontier }).await?;
                     }
@@ -400,6 +429,7 @@ impl SyncClient {
                 exchanged = true;
                 w.raw(&record).await?;
                 report.sent_commits += commits as u64;
+                self.progressed(report);
                 let frontier = match within(wait, "the server's Ack", r.record()).await? {
                     Record::Wire(Message::Ack {
                         node: from,

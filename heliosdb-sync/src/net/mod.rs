@@ -22,7 +22,7 @@ pub mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use client::{SyncClient, SyncConfig, SyncReport};
+pub use client::{Progress, SyncClient, SyncConfig, SyncReport};
 pub use proto::RefusalKind;
 pub use server::SyncServer;
 pub use tls::{ServerIdentity, Trust, fingerprint, install_crypto_provider};
@@ -259,7 +259,12 @@ where
         .map_err(|_| NetError::Timeout(format!("{what} (more than {limit:?})")))?
 }
 
-/// Up to `commits_max` commits that a peer at `peer` lacks, passed through `adjust`, as one
+/// Row changes in one batch at most (unless one commit has more): with the frame bound,
+/// what keeps a large initial sync in bounded memory on both sides.
+pub const BATCH_CHANGES_MAX: usize = 10_000;
+
+/// Up to `commits_max` commits (and about [`BATCH_CHANGES_MAX`] row changes) that a peer
+/// at `peer` lacks, passed through `adjust`, as one
 /// record of at most `frame_max` frame bytes (fewer commits if need be), with the number
 /// of commits; `None` when the peer lacks nothing.
 pub(crate) fn batch_within(
@@ -271,7 +276,7 @@ pub(crate) fn batch_within(
 ) -> Result<Option<(Vec<u8>, usize)>, NetError> {
     let mut count = commits_max.max(1);
     loop {
-        let mut batch = node.changes_for(peer, count)?;
+        let mut batch = node.changes_for_within(peer, count, BATCH_CHANGES_MAX)?;
         let commits = batch.commits.len();
         if commits == 0 {
             return Ok(None);
