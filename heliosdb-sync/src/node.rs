@@ -7,11 +7,12 @@
 //! | --- | --- |
 //! | `sync/frontier` | [`VersionVector`]: per origin, the last commit applied (this node's own included) |
 //! | `sync/cursor` | `u64`: the local commit sequence up to which the change log is folded into row metadata |
-//! | `sync/row/` table ‖ key | [`RowState`] of that row |
+//! | `sync/row/` table ‖ key | [`RowState`] of that row (a key over 1 KiB encoded: `FF` ‖ its SHA-256) |
 //! | `sync/dot/` origin ‖ seq (u64 BE) | [`StoredCommit`]: where to find the commit's changes |
 //! | `sync/conflict/` n (u64 BE) | [`Conflict`] |
 //! | `sync/acks` | per peer, the frontier it last acknowledged |
 //! | `sync/forgotten` | peers removed for good |
+//! | `sync/dropped/` table | `()`: the table was dropped here; rows other nodes still write to it are discarded |
 //! | `sync/collect_cursor` | `Option<Vec<u8>>`: the last row record [`SyncNode::collect`] passed |
 //!
 //! Local writes pay nothing for sync: their commits are in the change log already, and
@@ -162,13 +163,34 @@ fn parse<T: DeserializeOwned>(name: &[u8], bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// Encoded primary keys longer than this are named by their SHA-256 in row records, so
+/// that any key fits core's bound on record names (`AUX_KEY_BYTES_MAX`).
+const ROW_KEY_BYTES_INLINE: usize = 1024;
+/// Marks a hashed key: no encoded key value starts with this byte.
+const HASHED_KEY: u8 = 0xFF;
+
 fn row_record(table: &str, key_values: &[Value]) -> Vec<u8> {
     let mut k = ROW_PREFIX.to_vec();
     k.extend_from_slice(&(table.len() as u32).to_be_bytes());
     k.extend_from_slice(table.as_bytes());
+    let mut encoded = Vec::new();
     for v in key_values {
-        key::encode_into(v, &mut k);
+        key::encode_into(v, &mut encoded);
     }
+    if encoded.len() > ROW_KEY_BYTES_INLINE {
+        k.push(HASHED_KEY);
+        k.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &encoded).as_ref());
+    } else {
+        k.extend_from_slice(&encoded);
+    }
+    k
+}
+
+/// Marks a table dropped here (or by a commit applied here): rows of later commits from
+/// other nodes that still write it are discarded, not waited for.
+fn dropped_record(table: &str) -> Vec<u8> {
+    let mut k = b"sync/dropped/".to_vec();
+    k.extend_from_slice(table.as_bytes());
     k
 }
 
@@ -516,6 +538,10 @@ impl SyncNode {
     ) -> Result<bool> {
         if let RowOp::Schema(schema) = &change.op {
             apply_schema(w, commit, &change.table, schema)?;
+            return Ok(false);
+        }
+        // A row of a table dropped here: the drop wins, on every node that applies it.
+        if is_dropped(w, &change.table) {
             return Ok(false);
         }
         let table: Arc<TableSchema> = w
@@ -1100,7 +1126,11 @@ fn apply_schema(
         (SchemaChange::CreateIndex(i), Some(here)) if here.index(&i.name).is_some() => {
             return Ok(());
         }
-        (SchemaChange::DropTable | SchemaChange::DropIndex { .. }, None) => return Ok(()),
+        (SchemaChange::DropTable, None) => {
+            w.aux_put(&dropped_record(table), &record(&()))?;
+            return Ok(());
+        }
+        (SchemaChange::DropIndex { .. }, None) => return Ok(()),
         (SchemaChange::DropIndex { name }, Some(here)) if here.index(name).is_none() => {
             return Ok(());
         }
@@ -1153,7 +1183,8 @@ fn missing_table(w: &WriteTxn, commit: &Commit) -> Option<String> {
             RowOp::Schema(_) => {}
             RowOp::Upsert { .. } | RowOp::Delete => {
                 let known = created.contains(&change.table.as_str())
-                    || w.catalog().table(&change.table).is_ok();
+                    || w.catalog().table(&change.table).is_ok()
+                    || is_dropped(w, &change.table);
                 if !known {
                     return Some(change.table.clone());
                 }
@@ -1163,12 +1194,27 @@ fn missing_table(w: &WriteTxn, commit: &Commit) -> Option<String> {
     None
 }
 
+/// Whether `table` was dropped here and not created again.
+fn is_dropped(w: &WriteTxn, table: &str) -> bool {
+    w.catalog().table(table).is_err() && w.aux_get(&dropped_record(table)).ok().flatten().is_some()
+}
+
 /// Keeps row metadata with its table: a renamed table's rows move to the new name, and a
 /// dropped table's rows go (a table created again under the name starts afresh).
 fn follow_schema(w: &mut WriteTxn, table: &str, change: &SchemaChange) -> Result<()> {
     let moved_to = match change {
-        SchemaChange::RenameTable { to } => Some(to.as_str()),
-        SchemaChange::DropTable => None,
+        SchemaChange::RenameTable { to } => {
+            w.aux_delete(&dropped_record(to))?;
+            Some(to.as_str())
+        }
+        SchemaChange::DropTable => {
+            w.aux_put(&dropped_record(table), &record(&()))?;
+            None
+        }
+        SchemaChange::CreateTable(t) => {
+            w.aux_delete(&dropped_record(&t.name))?;
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     let prefix = row_record(table, &[]);

@@ -654,3 +654,59 @@ fn collection_pass_removes_tombstones_of_rows_never_written_again() {
     assert_eq!(rows(&a, "kv"), rows(&b, "kv"));
     assert_eq!(rows(&a, "kv").len(), 1);
 }
+
+/// A table dropped on one node while another still writes it: the writes reach the node
+/// that dropped it and are discarded (the drop wins) instead of stalling their origin,
+/// and the drop reaches the writer. A primary key of 100 KiB syncs like any other.
+#[test]
+fn writes_to_a_dropped_table_do_not_stall_their_origin() {
+    let (a, b) = (node(), node());
+    sync(&a, &b, 100);
+    sync(&b, &a, 100);
+    {
+        let mut w = a.database().begin_write().unwrap();
+        w.drop_table("merged").unwrap();
+        w.commit().unwrap();
+    }
+    put(&b, "merged", 1, "written after a dropped it", 1);
+    put(&b, "kv", 2, "another table, same commit stream", 2);
+    sync(&b, &a, 100);
+    sync(&a, &b, 100);
+    assert_eq!(a.frontier().unwrap(), b.frontier().unwrap());
+    for n in [&a, &b] {
+        assert!(n.database().begin_read().unwrap().table("merged").is_err());
+        assert_eq!(
+            rows(n, "kv"),
+            vec![vec![
+                2.into(),
+                "another table, same commit stream".into(),
+                2.into()
+            ]]
+        );
+    }
+    // A table created again under the name syncs afresh.
+    let long = "k".repeat(100 * 1024);
+    {
+        let mut w = a.database().begin_write().unwrap();
+        w.create_table(
+            &TableSpec::new("merged")
+                .column(ColumnSpec::new("k", DataType::Text))
+                .column(ColumnSpec::new("v", DataType::Integer))
+                .primary_key(["k"]),
+        )
+        .unwrap();
+        w.insert("merged", &[long.as_str().into(), 7.into()])
+            .unwrap();
+        w.commit().unwrap();
+    }
+    sync(&a, &b, 100);
+    assert_eq!(
+        rows(&b, "merged"),
+        vec![vec![long.as_str().into(), 7.into()]]
+    );
+    assert!(
+        b.row_state("merged", &[long.as_str().into()])
+            .unwrap()
+            .is_some()
+    );
+}
