@@ -9,14 +9,18 @@ use heliosdb_nano::core::Database;
 use heliosdb_nano::sql::session::Session;
 use heliosdb_nano::{DatabaseOptions, Value};
 
+mod demo;
 mod output;
+mod sync_cmd;
 mod transfer;
 
 #[derive(Parser)]
 #[command(
     name = "heliosdb",
     version,
-    about = "HeliosDB Nano: an embedded SQL database in one file"
+    about = "HeliosDB Nano: an embedded SQL database in one file, with sync over QUIC",
+    after_help = "Start with `heliosdb demo`: two clients edit offline, sync through a server \
+                  over QUIC, and converge."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -71,6 +75,19 @@ enum Command {
         #[arg(default_value = "heliosdb.db")]
         path: PathBuf,
     },
+    /// Sync databases over QUIC: `serve` one, `run` a client against it, show `status`.
+    Sync {
+        #[command(subcommand)]
+        command: sync_cmd::SyncCommand,
+    },
+    /// Sync tokens: make a server root key, issue tokens, narrow them offline.
+    Token {
+        #[command(subcommand)]
+        command: sync_cmd::TokenCommand,
+    },
+    /// Run the whole sync story on loopback: a server, two clients editing offline, a
+    /// conflict resolved, all three converged.
+    Demo,
 }
 
 /// Output formats for rows.
@@ -100,6 +117,9 @@ fn main() {
         }
         Command::Info { path } => info(&path),
         Command::Check { path } => check(&path),
+        Command::Sync { command } => sync_cmd::sync(command),
+        Command::Token { command } => sync_cmd::token(command),
+        Command::Demo => demo::run(),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -41,6 +41,7 @@
 //!
 //! - [`auth`]: biscuit tokens signed by a server's root key — rights per table, expiry,
 //!   device id, offline attenuation;
+//! - [`jwt`]: HS256 or EdDSA JWT bearer tokens mapped to the same rights;
 //! - [`net`]: sync over QUIC (quinn, rustls with ring): [`net::SyncServer`],
 //!   [`net::SyncClient`], TLS identities and pinned or CA trust, limits.
 //!
@@ -48,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod jwt;
 pub mod net;
 pub mod node;
 pub mod row;

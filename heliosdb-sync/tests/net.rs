@@ -606,3 +606,86 @@ async fn background_mode_delivers_commits_without_polling() {
     watch_b.stop().await;
     server.shutdown().await;
 }
+
+/// A server configured for HS256 JWTs takes them as tokens with the same rights: a JWT
+/// allowing writes to `notes` only pushes `notes` and is refused for `secret`; a JWT
+/// signed with another secret is refused before any data moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_bearer_tokens_map_to_rights() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    heliosdb_sync::net::install_crypto_provider();
+    let root = RootKey::generate();
+    let identity = ServerIdentity::self_signed_dev().unwrap();
+    let server_node = node();
+    let server = SyncServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        server_node.clone(),
+        root.public(),
+        Limits::default(),
+    )
+    .unwrap()
+    .accept_jwt(heliosdb_sync::jwt::JwtConfig {
+        hs256_secret: Some(b"shared secret".to_vec()),
+        ..Default::default()
+    })
+    .unwrap();
+    server.spawn();
+    let url = format!("quic://127.0.0.1:{}", server.local_addr().unwrap().port());
+    let jwt = |secret: &[u8], write: &str| {
+        let exp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        let claims = format!(
+            r#"{{"exp":{exp},"sub":"app-user-1","heliosdb_read":["*"],"heliosdb_write":{write}}}"#
+        );
+        let signed = format!(
+            "{}.{}",
+            B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+            B64.encode(claims.as_bytes())
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        format!(
+            "{signed}.{}",
+            B64.encode(ring::hmac::sign(&key, signed.as_bytes()).as_ref())
+        )
+    };
+    let client = |n: &Arc<SyncNode>, token: String| {
+        let trust = Trust::Pin(server.fingerprint().to_owned());
+        SyncClient::new(SyncConfig::new(&url, token, trust, n.clone())).unwrap()
+    };
+    let a = node();
+    // The tables (a's CREATE TABLEs) need write on both; rows then on notes only.
+    let both = r#"["notes","secret"]"#;
+    client(&a, jwt(b"shared secret", both))
+        .sync()
+        .await
+        .unwrap();
+    put(&a, "notes", 1, "via jwt");
+    let notes_only = r#"["notes"]"#;
+    client(&a, jwt(b"shared secret", notes_only))
+        .sync()
+        .await
+        .unwrap();
+    assert_eq!(rows(&server_node, "notes"), rows(&a, "notes"));
+    put(&a, "secret", 1, "not allowed");
+    let (kind, table, _) = refused_kind(
+        client(&a, jwt(b"shared secret", r#"["notes"]"#))
+            .sync()
+            .await,
+    );
+    assert_eq!(kind, RefusalKind::Forbidden);
+    assert_eq!(table.as_deref(), Some("secret"));
+    assert!(rows(&server_node, "secret").is_empty());
+    let b = node();
+    let (kind, _, _) = refused_kind(client(&b, jwt(b"wrong secret", r#"["*"]"#)).sync().await);
+    assert_eq!(kind, RefusalKind::TokenTampered);
+    assert!(
+        rows(&b, "notes").is_empty(),
+        "no data before the token verifies"
+    );
+    server.shutdown().await;
+}

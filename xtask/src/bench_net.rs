@@ -97,7 +97,10 @@ fn fill(node: &SyncNode, rows: usize, per_commit: usize) -> Result<()> {
         let mut w = db.begin_write()?;
         for i in start..(start + per_commit).min(rows) {
             let i = i as i64;
-            w.put("t", &[i.into(), format!("row {i:08} text").into(), i.into()])?;
+            w.put(
+                "t",
+                &[i.into(), format!("row {i:08} text").into(), i.into()],
+            )?;
         }
         w.commit()?;
     }
@@ -173,9 +176,13 @@ pub fn run(args: &BenchNetArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         bail!("bench-net-run needs an optimized build: use `cargo xtask bench-net`");
     }
-    let rows = args.rows.unwrap_or(if args.quick { 10_000 } else { 100_000 });
+    let rows = args
+        .rows
+        .unwrap_or(if args.quick { 10_000 } else { 100_000 });
     let commits = args.commits.unwrap_or(if args.quick { 100 } else { 1000 });
-    let big = args.big.unwrap_or(if args.quick { 50_000 } else { 1_000_000 });
+    let big = args
+        .big
+        .unwrap_or(if args.quick { 50_000 } else { 1_000_000 });
     println!(
         "bench-net: loopback QUIC; {rows} changes A -> server -> B, {commits} latency commits, \
          {big}-row database; ours durable"
@@ -215,27 +222,35 @@ async fn throughput(rows: usize) -> Result<()> {
     let d = open(&dir.path().join("d.db"), false)?;
     let (cc, dd) = (c.clone(), d.clone());
     let local = tokio::task::spawn_blocking(move || -> Result<Duration> {
-        let batch = a.changes_for(&cc.frontier()?, usize::MAX)?;
-        cc.apply(&batch)?;
-        let start = Instant::now();
-        loop {
-            let batch = cc.changes_for(&dd.frontier()?, 1000)?;
-            if batch.commits.is_empty() {
-                break;
+        // Until nothing moves: a batch's rows wait while their table's commit (another
+        // origin's) comes later in it.
+        let copy = |from: &SyncNode, to: &SyncNode| -> Result<()> {
+            loop {
+                let batch = from.changes_for(&to.frontier()?, 1000)?;
+                if batch.commits.is_empty() || to.apply(&batch)?.applied == 0 {
+                    return Ok(());
+                }
             }
-            dd.apply(&batch)?;
-        }
+        };
+        copy(&a, &cc)?;
+        let start = Instant::now();
+        copy(&cc, &dd)?;
         Ok(start.elapsed())
     })
     .await??;
-    ensure!(count(d.database())? == rows, "the in-process reference lost rows");
+    ensure!(
+        count(d.database())? == rows,
+        "the in-process reference lost rows"
+    );
     let per_s = rows as f64 / took.as_secs_f64();
     println!(
         "end-to-end throughput: {per_s:.0} changes/s ({rows} changes, push {:.0} ms + pull {:.0} ms, \
          {:.1} MB on the wire)   target >= 20000: {}",
         ms(push.duration),
         ms(pull.duration),
-        (push.udp_bytes_sent + push.udp_bytes_received + pull.udp_bytes_sent
+        (push.udp_bytes_sent
+            + push.udp_bytes_received
+            + pull.udp_bytes_sent
             + pull.udp_bytes_received) as f64
             / 1e6,
         verdict(per_s >= 20_000.0)
@@ -267,9 +282,7 @@ async fn latency(commits: usize) -> Result<()> {
     }
     // Drain events so the channels never matter.
     let drain = |mut w: heliosdb_sync::net::Watch| {
-        tokio::spawn(async move {
-            while w.next().await.is_some() {}
-        })
+        tokio::spawn(async move { while w.next().await.is_some() {} })
     };
     let (da, db_) = (drain(watch_a), drain(watch_b));
     let notices = b.database().subscribe();

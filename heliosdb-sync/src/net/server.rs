@@ -52,6 +52,8 @@ struct Inner {
     fingerprint: String,
     shutdown: watch::Sender<bool>,
     connections: AtomicU32,
+    /// JWTs accepted besides biscuits, if configured.
+    jwt: Option<crate::jwt::JwtConfig>,
     /// The local commit sequence of the database's latest commit that changed something,
     /// for watch streams (see [`commit_feed`]).
     commits: watch::Receiver<u64>,
@@ -81,10 +83,21 @@ impl SyncServer {
                 fingerprint: identity.fingerprint().to_owned(),
                 shutdown,
                 connections: AtomicU32::new(0),
+                jwt: None,
                 commits,
             }),
             task: Mutex::new(None),
         })
+    }
+
+    /// Also accepts JWT bearer tokens (HS256 or EdDSA, see [`crate::jwt`]), mapped to the
+    /// same rights. Call before [`serve`](Self::serve) or [`spawn`](Self::spawn).
+    pub fn accept_jwt(mut self, config: crate::jwt::JwtConfig) -> Result<SyncServer, NetError> {
+        let inner = Arc::get_mut(&mut self.inner).ok_or_else(|| {
+            NetError::Config("accept_jwt must be called before the server is started".into())
+        })?;
+        inner.jwt = Some(config);
+        Ok(self)
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
@@ -286,8 +299,17 @@ async fn session(
     let request: AuthRequest =
         within(limits.auth_timeout, "the client's token", r.control()).await?;
     let root = inner.root;
-    let verified =
-        blocking(move || Ok(auth::verify(&root, &request.token, SystemTime::now()))).await?;
+    let jwt = inner.jwt.clone();
+    let verified = blocking(move || {
+        let now = SystemTime::now();
+        Ok(match jwt {
+            Some(jwt) if crate::jwt::is_jwt(&request.token) => {
+                crate::jwt::verify_jwt(&jwt, &request.token, now)
+            }
+            _ => auth::verify(&root, &request.token, now),
+        })
+    })
+    .await?;
     let grant = match verified {
         Ok(grant) => Arc::new(grant),
         Err(e) => {
