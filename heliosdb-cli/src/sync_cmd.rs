@@ -492,20 +492,39 @@ fn status(path: &Path) -> Result<()> {
             plural(seq, "commit", "commits")
         )?;
     }
-    // The peers' acknowledgements are kept inside sync's own records, with no public
-    // reader: count against an empty frontier, i.e. every commit made here.
-    let (queued, oldest) = node
-        .pending_for(&VersionVector::new())
-        .context("measuring the offline queue")?;
-    writeln!(
-        out,
-        "offline queue: {} made here (counted against an empty frontier: the peers' \
-         acknowledgements are not readable here, so this is every local commit, sent or not)",
-        plural(queued, "commit", "commits")
-    )?;
-    if let Some(oldest) = oldest {
-        let age = unix_ms(SystemTime::now()).saturating_sub(oldest.physical_ms());
-        writeln!(out, "  oldest: {oldest} ({})", ago(age))?;
+    let peers = node
+        .peers()
+        .context("reading the peers' acknowledgements")?;
+    if peers.is_empty() {
+        let (queued, oldest) = node
+            .pending_for(&VersionVector::new())
+            .context("measuring the offline queue")?;
+        writeln!(
+            out,
+            "offline queue: {} made here, no peer has acknowledged any yet",
+            plural(queued, "commit", "commits")
+        )?;
+        if let Some(oldest) = oldest {
+            let age = unix_ms(SystemTime::now()).saturating_sub(oldest.physical_ms());
+            writeln!(out, "  oldest: {oldest} ({})", ago(age))?;
+        }
+    }
+    for (peer, acked) in &peers {
+        let (queued, oldest) = node
+            .pending_for(acked)
+            .context("measuring the offline queue")?;
+        write!(
+            out,
+            "offline queue for peer {peer}: {} of this node's not acknowledged",
+            plural(queued, "commit", "commits")
+        )?;
+        match oldest {
+            Some(oldest) => {
+                let age = unix_ms(SystemTime::now()).saturating_sub(oldest.physical_ms());
+                writeln!(out, ", oldest {oldest} ({})", ago(age))?;
+            }
+            None => writeln!(out)?,
+        }
     }
     let sql = EmbeddedDatabase::from_database(db);
     let conflicts = sql

@@ -869,6 +869,16 @@ impl SyncNode {
             .transpose()
     }
 
+    /// Per peer, the frontier it last acknowledged (what [`record_ack`](Self::record_ack)
+    /// kept): with [`pending_for`](Self::pending_for), each peer's offline queue.
+    pub fn peers(&self) -> Result<BTreeMap<NodeId, VersionVector>> {
+        let r = self.db.begin_read()?;
+        match r.aux_get(ACKS)? {
+            Some(bytes) => parse(ACKS, &bytes),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
     /// Every conflict recorded, oldest first.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let r = self.db.begin_read()?;
