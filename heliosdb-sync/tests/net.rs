@@ -689,3 +689,42 @@ async fn jwt_bearer_tokens_map_to_rights() {
     );
     server.shutdown().await;
 }
+
+/// Hubs peer with each other: hub 2 serves its own clients and syncs as a client of hub
+/// 1. A's write on hub 1 reaches B on hub 2 with its origin kept, B's reaches A, and a
+/// kept connection (`session`) syncs repeatedly without new handshakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubs_peer_with_each_other() {
+    let h1 = Setup::start(Limits::default());
+    let h2 = Setup::start(Limits::default());
+    let (a, b) = (node(), node());
+    put(&a, "notes", 1, "from a");
+    h1.client(&a).sync().await.unwrap();
+    let hub_link = h1.client(&h2.server_node);
+    hub_link.sync().await.unwrap();
+    h2.client(&b).sync().await.unwrap();
+    assert_eq!(rows(&b, "notes"), rows(&a, "notes"));
+    assert!(
+        b.frontier().unwrap().get(&a.node_id()) > 0,
+        "A's commits keep A as origin"
+    );
+    put(&b, "notes", 2, "from b");
+    h2.client(&b).sync().await.unwrap();
+    let session = hub_link.session().await.unwrap();
+    let moved = session.sync().await.unwrap();
+    assert!(moved.sent_commits > 0);
+    let idle = session.sync().await.unwrap();
+    assert_eq!((idle.sent_commits, idle.received_commits), (0, 0));
+    session.close().await;
+    h1.client(&a).sync().await.unwrap();
+    assert_eq!(rows(&a, "notes"), rows(&b, "notes"));
+    assert_eq!(rows(&a, "notes").len(), 2);
+    // Nothing echoes: a second round everywhere moves nothing.
+    for report in [
+        h1.client(&a).sync().await.unwrap(),
+        hub_link.sync().await.unwrap(),
+        h2.client(&b).sync().await.unwrap(),
+    ] {
+        assert_eq!((report.sent_commits, report.received_commits), (0, 0));
+    }
+}

@@ -297,6 +297,17 @@ impl SyncClient {
         Ok(report)
     }
 
+    /// A connection kept open for several syncs (as the background mode keeps one): no
+    /// handshake per sync.
+    pub async fn session(&self) -> Result<Session<'_>, NetError> {
+        let (endpoint, conn) = self.connect().await?;
+        Ok(Session {
+            client: self,
+            endpoint,
+            conn,
+        })
+    }
+
     pub(crate) async fn exchange(
         &self,
         conn: &quinn::Connection,
@@ -457,6 +468,35 @@ impl SyncClient {
             w.message(&Message::Hello { node: me, frontier }).await?;
             exchanged_last_round = exchanged;
         }
+    }
+}
+
+/// A connection to the server for several syncs; see [`SyncClient::session`].
+pub struct Session<'c> {
+    client: &'c SyncClient,
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+}
+
+impl Session<'_> {
+    /// One sync on this connection. The report's UDP bytes are those of this sync alone.
+    pub async fn sync(&self) -> Result<SyncReport, NetError> {
+        let before = self.conn.stats();
+        let start = Instant::now();
+        let mut report = SyncReport::default();
+        self.client.exchange(&self.conn, &mut report).await?;
+        report.duration = start.elapsed();
+        let after = self.conn.stats();
+        report.udp_bytes_sent = after.udp_tx.bytes.saturating_sub(before.udp_tx.bytes);
+        report.udp_bytes_received = after.udp_rx.bytes.saturating_sub(before.udp_rx.bytes);
+        Ok(report)
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        self.conn
+            .close(quinn::VarInt::from_u32(close::DONE), b"done");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
     }
 }
 

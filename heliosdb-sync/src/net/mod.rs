@@ -22,7 +22,7 @@ pub mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use client::{Progress, SyncClient, SyncConfig, SyncReport};
+pub use client::{Progress, Session, SyncClient, SyncConfig, SyncReport};
 pub use proto::RefusalKind;
 pub use server::SyncServer;
 pub use tls::{ServerIdentity, Trust, fingerprint, install_crypto_provider};
