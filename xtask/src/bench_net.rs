@@ -13,7 +13,8 @@
 //!   handshake included, time from connecting to the last record) and on one kept
 //!   connection (as in the background mode). Target: <= 1 KB and <= 10 ms.
 //! - Initial sync of those `big` rows into an empty client, run in a child process so its
-//!   peak memory (VmHWM) is the client's alone: time and peak RSS.
+//!   peak memory (VmHWM) is the client's alone: time and peak RSS, with redb's default
+//!   page cache and with a 64 MiB one (what sync itself holds).
 //!
 //! Every figure is checked: the rows arrive, and B / the client end identical to the source.
 
@@ -48,6 +49,52 @@ pub struct BenchNetArgs {
     pub big: Option<usize>,
 }
 
+/// One initial sync into `path` by a child process; prints its time and peak RSS.
+async fn initial_sync(net: &Net, path: &Path, big: usize, cache_mib: Option<usize>) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("bench-net-client")
+        .arg("--db")
+        .arg(path)
+        .args(["--server", &net.url, "--pin", net.server.fingerprint()])
+        .args(["--token", &net.token()?]);
+    if let Some(mib) = cache_mib {
+        command.args(["--cache-mib", &mib.to_string()]);
+    }
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await?
+        .context("could not start the initial-sync client")?;
+    ensure!(
+        out.status.success(),
+        "the initial-sync client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let field = |name: &str| -> Result<f64> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .context(format!("no {name} in the client's output {line:?}"))?
+            .parse::<f64>()
+            .context("a number")
+    };
+    let (got, took_ms, hwm_kb) = (field("rows")?, field("ms")?, field("hwm_kb")?);
+    ensure!(got as usize == big, "the client got {got} rows of {big}");
+    let cache = match cache_mib {
+        Some(mib) => format!("{mib} MiB page cache"),
+        None => "redb's default page cache".to_owned(),
+    };
+    println!(
+        "initial sync of {big} rows into an empty client ({cache}): {:.1} s ({:.0} rows/s), \
+         client peak RSS {:.0} MB",
+        took_ms / 1e3,
+        big as f64 / (took_ms / 1e3),
+        hwm_kb / 1024.0
+    );
+
+    Ok(())
+}
+
 /// The child process of the initial-sync figure.
 #[derive(Args, Clone, Debug)]
 pub struct BenchNetClientArgs {
@@ -59,6 +106,9 @@ pub struct BenchNetClientArgs {
     pub pin: String,
     #[arg(long)]
     pub token: String,
+    /// redb's page cache, in MiB (redb's default when left out).
+    #[arg(long)]
+    pub cache_mib: Option<usize>,
 }
 
 const ROWS_PER_COMMIT: usize = 100;
@@ -337,39 +387,13 @@ async fn big_database(big: usize) -> Result<()> {
     })
     .await??;
 
-    // Initial sync in a child process, for its own peak memory.
+    // Initial sync in a child process, for its own peak memory: with redb's default page
+    // cache (which holds much of the file it writes), and with a 64 MiB cache, which
+    // shows what sync itself holds.
+    let small = dir.path().join("client-64mib.db");
+    initial_sync(&net, &small, big, Some(64)).await?;
     let client_db = dir.path().join("client.db");
-    let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
-        .arg("bench-net-client")
-        .arg("--db")
-        .arg(&client_db)
-        .args(["--server", &net.url, "--pin", net.server.fingerprint()])
-        .args(["--token", &net.token()?])
-        .output()
-        .context("could not start the initial-sync client")?;
-    ensure!(
-        out.status.success(),
-        "the initial-sync client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let field = |name: &str| -> Result<f64> {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-            .context(format!("no {name} in the client's output {line:?}"))?
-            .parse::<f64>()
-            .context("a number")
-    };
-    let (got, took_ms, hwm_kb) = (field("rows")?, field("ms")?, field("hwm_kb")?);
-    ensure!(got as usize == big, "the client got {got} rows of {big}");
-    println!(
-        "initial sync of {big} rows into an empty client: {:.1} s ({:.0} rows/s), client peak \
-         RSS {:.0} MB",
-        took_ms / 1e3,
-        big as f64 / (took_ms / 1e3),
-        hwm_kb / 1024.0
-    );
+    initial_sync(&net, &client_db, big, None).await?;
 
     // Idle rounds: the client has everything.
     let client = open(&client_db, false)?;
@@ -437,7 +461,11 @@ pub fn client(args: &BenchNetClientArgs) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let node = open(&args.db, false)?;
+    let options = heliosdb_core::DatabaseOptions {
+        cache_bytes: args.cache_mib.map(|mib| mib << 20),
+        ..Default::default()
+    };
+    let node = Arc::new(SyncNode::new(Database::open_with(&args.db, options)?));
     let start = Instant::now();
     let config = SyncConfig::new(
         &args.server,
