@@ -1,5 +1,7 @@
 //! Opening a database file, its meta records, and what all transactions share.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::Duration;
@@ -129,6 +131,9 @@ pub(crate) struct Inner {
     pub shared: RwLock<Shared>,
     pub subscribers: Mutex<Vec<mpsc::Sender<CommitNotice>>>,
     pub durable: bool,
+    /// State that layers above core derive from the data and share per open database
+    /// (e.g. the SQL layer's loaded vector indexes), by type; see [`Database::extension`].
+    pub extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Inner {
@@ -294,6 +299,7 @@ impl Database {
                 shared: RwLock::new(shared),
                 subscribers: Mutex::new(Vec::new()),
                 durable: options.durable_commits,
+                extensions: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -311,6 +317,31 @@ impl Database {
     /// The write transaction. Blocks while another write transaction is open.
     pub fn begin_write(&self) -> Result<WriteTxn> {
         fence(|| WriteTxn::begin(self.inner.clone()))
+    }
+
+    /// The one `T` this open database keeps for the layers above core, created with
+    /// `T::default()` on first use. Every clone of this handle gets the same `Arc`, so
+    /// state derived from the data (caches, loaded indexes) is built once per open file,
+    /// whichever session, server or sync task asks. It is not persisted.
+    pub fn extension<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut map = self
+            .inner
+            .extensions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let slot = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match slot.clone().downcast::<T>() {
+            Ok(found) => found,
+            // The map is keyed by the type id, so the entry always has type T; should that
+            // ever not hold, replace it rather than fail.
+            Err(_) => {
+                let fresh = Arc::new(T::default());
+                *slot = fresh.clone();
+                fresh
+            }
+        }
     }
 
     /// A channel that receives a notice after every commit that changed something.

@@ -63,6 +63,23 @@ pub enum Error {
         expected: DataType,
         found: &'static str,
     },
+    #[error(
+        "column {table}.{column} is VECTOR({expected}), but a vector of {found} dimensions was given"
+    )]
+    VectorDimension {
+        table: String,
+        column: String,
+        expected: u32,
+        found: usize,
+    },
+    #[error(
+        "column {table}.{column}: component {index} of the vector is not a finite number (NaN and infinities are not allowed)"
+    )]
+    VectorNotFinite {
+        table: String,
+        column: String,
+        index: usize,
+    },
     #[error("column {table}.{column} is NOT NULL, but NULL was given")]
     NullViolation { table: String, column: String },
     #[error("duplicate primary key {key} in table {table}")]

@@ -195,6 +195,23 @@ fn check_value_fits(table: &str, column: &ColumnSchema, value: &Value) -> Result
         }
         return Ok(());
     }
+    if let (Value::Vector(v), DataType::Vector(n)) = (value, column.data_type) {
+        if v.len() != n as usize {
+            return Err(Error::VectorDimension {
+                table: table.into(),
+                column: column.name.clone(),
+                expected: n,
+                found: v.len(),
+            });
+        }
+        if let Some(index) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::VectorNotFinite {
+                table: table.into(),
+                column: column.name.clone(),
+                index,
+            });
+        }
+    }
     if !value.fits(column.data_type) {
         return Err(Error::TypeMismatch {
             table: table.into(),

@@ -1419,6 +1419,11 @@ impl WriteTxn {
 
     /// The local commit sequence this transaction's log reaches so far: that of the
     /// logical commit being written, or of the last one before it.
+    /// Whether this transaction has changed anything yet (rows or schema).
+    pub fn has_changes(&self) -> bool {
+        self.state.changes > 0
+    }
+
     pub fn commit_seq(&self) -> u64 {
         self.state.counters.commit_seq + u64::from(self.state.changes > 0)
     }

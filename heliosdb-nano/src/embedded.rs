@@ -168,6 +168,54 @@ impl PreparedStatement {
     }
 }
 
+/// A session over the database: settings made with `SET` last until it drops, and
+/// `BEGIN ... COMMIT` spans calls. Dropping it inside a transaction rolls that back.
+pub struct Connection {
+    session: Session,
+    statements: Arc<StatementCache>,
+}
+
+impl Connection {
+    /// Runs one or more statements; returns the rows affected by the last.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> SqlResult<u64> {
+        let outcomes = run_text(&mut self.session, &self.statements, sql, params)?;
+        Ok(outcomes.last().map_or(0, affected))
+    }
+
+    /// Runs a query and returns its rows.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> SqlResult<Rows> {
+        let outcomes = run_text(&mut self.session, &self.statements, sql, params)?;
+        Ok(last_rows(outcomes))
+    }
+
+    /// Runs a prepared statement (no parsing); returns the rows affected.
+    pub fn execute_prepared(
+        &mut self,
+        statement: &PreparedStatement,
+        params: &[Value],
+    ) -> SqlResult<u64> {
+        Ok(affected(&self.session.run(&statement.statement, params)?))
+    }
+
+    /// Runs a prepared query.
+    pub fn query_prepared(
+        &mut self,
+        statement: &PreparedStatement,
+        params: &[Value],
+    ) -> SqlResult<Rows> {
+        Ok(rows(self.session.run(&statement.statement, params)?))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.session.in_transaction() {
+            // Rolling back cannot fail in a way the caller could act on here.
+            let _ = self.session.execute("ROLLBACK", &[]);
+        }
+    }
+}
+
 /// An open transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
     session: Session,
@@ -301,6 +349,15 @@ impl EmbeddedDatabase {
             system: self.system.clone(),
             statement,
         })
+    }
+
+    /// A connection whose settings last across calls (`SET hnsw.ef_search = 64`), as a
+    /// PostgreSQL connection's do. Outside `BEGIN`, each statement is its own transaction.
+    pub fn connect(&self) -> Connection {
+        Connection {
+            session: session(&self.db, &self.system),
+            statements: self.statements.clone(),
+        }
     }
 
     /// Begins a transaction.

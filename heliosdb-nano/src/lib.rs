@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | (always) | [`heliosdb_core`] | storage engine: typed rows, history, change log |
 //! | `sql` | `heliosdb-sql` | SQL (PostgreSQL dialect): [`EmbeddedDatabase`] |
-//! | `vector` | `heliosdb-vector` | not built yet |
+//! | `vector` | `heliosdb-vector` | distances, HNSW segments (SQL vector search is in `sql`: [`EmbeddedDatabase::search`]) |
 //! | `crypto` | `heliosdb-crypto` | not built yet |
 //! | `compress` | `heliosdb-compress` | not built yet |
 //! | `sync` (alias `sync-experimental`) | `heliosdb-sync` | not built yet |
@@ -48,8 +48,12 @@ pub use heliosdb_sql as sql;
 #[cfg(feature = "sql")]
 mod embedded;
 #[cfg(feature = "sql")]
+mod vectors;
+#[cfg(feature = "sql")]
+pub use vectors::{Neighbor, VectorQuery};
+#[cfg(feature = "sql")]
 pub use embedded::{
-    Column, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow, Rows,
+    Column, Connection, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow, Rows,
     STATEMENT_CACHE_TEXTS, SqlError, SqlResult, Transaction,
 };
 #[cfg(feature = "sync")]

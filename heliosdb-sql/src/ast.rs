@@ -105,6 +105,14 @@ pub enum StatementKind {
     Rollback,
     /// EXPLAIN statement.
     Explain(Box<Statement>),
+    /// `REINDEX INDEX name` or `REINDEX TABLE name`: rebuilds indexes; for a vector
+    /// index, one segment from every live vector (compaction).
+    Reindex {
+        /// `TABLE` rather than `INDEX`.
+        table: bool,
+        /// The index or table.
+        name: Ident,
+    },
     /// SET [SESSION | LOCAL] name {= | TO} value.
     Set {
         /// The (possibly dotted) setting name, e.g. `hnsw.ef_search`.
@@ -1076,6 +1084,12 @@ impl Display for StatementKind {
             StatementKind::Commit => f.write_str("COMMIT"),
             StatementKind::Rollback => f.write_str("ROLLBACK"),
             StatementKind::Explain(s) => write!(f, "EXPLAIN {s}"),
+            StatementKind::Reindex { table, name } => write!(
+                f,
+                "REINDEX {} {}",
+                if *table { "TABLE" } else { "INDEX" },
+                name
+            ),
             StatementKind::Set { name, local, value } => {
                 f.write_str(if *local { "SET LOCAL " } else { "SET " })?;
                 dotted(f, name)?;

@@ -1645,13 +1645,39 @@ impl<'c> Binder<'c> {
                 ty: Some(DataType::Text),
             },
             BinaryOp::L2Distance | BinaryOp::CosineDistance | BinaryOp::NegativeInnerProduct => {
-                return err(
-                    span,
-                    format!(
-                        "operator {} needs vector support, which is not built yet",
-                        op.as_str()
-                    ),
-                );
+                let name = match op {
+                    BinaryOp::L2Distance => "l2_distance",
+                    BinaryOp::CosineDistance => "cosine_distance",
+                    _ => "vector_negative_inner_product",
+                };
+                for side in [l.ty, r.ty] {
+                    if !matches!(
+                        side,
+                        None | Some(DataType::Vector(_)) | Some(DataType::Text)
+                    ) {
+                        return err(
+                            span,
+                            format!(
+                                "operator does not exist: {} {} {}",
+                                type_name(l.ty),
+                                op.as_str(),
+                                type_name(r.ty)
+                            ),
+                        );
+                    }
+                }
+                if let (Some(DataType::Vector(a)), Some(DataType::Vector(b))) = (l.ty, r.ty)
+                    && a != b
+                {
+                    return err(span, format!("different vector dimensions {a} and {b}"));
+                }
+                let Some(f) = values::scalar_function(name) else {
+                    return err(span, format!("internal: {name}() missing"));
+                };
+                Typed {
+                    expr: Expr::Call(f, vec![l.expr, r.expr]),
+                    ty: Some(DataType::Real),
+                }
             }
             BinaryOp::BitAnd
             | BinaryOp::BitOr
@@ -1672,6 +1698,12 @@ fn function_type(name: &str, args: &[Option<DataType>]) -> Option<DataType> {
         "abs" | "round" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest" | "least"
         | "nullif" => first,
         "sqrt" | "power" | "pow" | "exp" | "ln" | "log" | "pi" => Some(DataType::Real),
+        "l2_distance"
+        | "cosine_distance"
+        | "inner_product"
+        | "vector_negative_inner_product"
+        | "vector_norm" => Some(DataType::Real),
+        "vector_dims" => Some(DataType::Integer),
         "date_trunc" | "to_timestamp" | "now" | "current_timestamp" => Some(DataType::Timestamp),
         "date_part" => None,
         _ => Some(DataType::Text),
@@ -1935,9 +1967,9 @@ pub(crate) fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
     Some(match plan {
         Plan::Unit => 0,
         Plan::Values { rows } => rows.first().map_or(0, Vec::len),
-        Plan::Scan { table, .. } | Plan::IndexScan { table, .. } => {
-            catalog.table(table).ok()?.columns.len()
-        }
+        Plan::Scan { table, .. }
+        | Plan::IndexScan { table, .. }
+        | Plan::VectorSearch { table, .. } => catalog.table(table).ok()?.columns.len(),
         Plan::Filter { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }

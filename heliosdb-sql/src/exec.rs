@@ -50,6 +50,56 @@ pub trait Source {
         columns: Option<&[bool]>,
         sink: &mut Sink<'_>,
     ) -> Result<Flow>;
+
+    /// Whether this source holds writes not yet committed. Derived indexes (HNSW) follow
+    /// committed data, so a transaction that wrote searches exactly instead.
+    fn uncommitted(&self) -> bool {
+        false
+    }
+
+    /// Exact nearest-neighbour scan: offers every row of `table` whose vector in
+    /// `column` is not NULL to `top` with its distance from `query` (dimensions already
+    /// checked by the caller per row); `filter` sees rows that `top` would keep.
+    #[allow(clippy::too_many_arguments)]
+    fn vector_scan(
+        &self,
+        table: &str,
+        column: usize,
+        metric: heliosdb_vector::Metric,
+        query: &[f32],
+        columns: Option<&[bool]>,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+        top: &mut crate::vector::TopK,
+    ) -> Result<()> {
+        let mut dim_error = None;
+        self.scan(table, &crate::plan::full_range(), columns, &mut |row| {
+            let d = match row.get(column) {
+                Some(Value::Vector(v)) if v.len() != query.len() => {
+                    dim_error = Some(v.len());
+                    return Ok(Flow::Stop);
+                }
+                Some(Value::Vector(v)) => Some(heliosdb_vector::distance(metric, v, query)),
+                _ => None,
+            };
+            if top.admits(d) && filter(row)? {
+                top.push(d, row.to_vec());
+            }
+            Ok(Flow::More)
+        })?;
+        match dim_error {
+            Some(n) => Err(dimension_error(n, query.len())),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cold]
+fn dimension_error(stored: usize, query: usize) -> Error {
+    ValueError::InvalidArgument {
+        func: "vector search",
+        why: format!("different vector dimensions {stored} and {query}"),
+    }
+    .into()
 }
 
 /// Decodes each stored row into one reused buffer and hands it on.
@@ -110,6 +160,45 @@ impl Source for ReadTxn {
         let rows = ReadTxn::index_scan(self, table, index, range.clone())?;
         push_stored(rows, columns, sink)
     }
+
+    /// Reads each row's vector in place and decodes only the rows the heap keeps.
+    fn vector_scan(
+        &self,
+        table: &str,
+        column: usize,
+        metric: heliosdb_vector::Metric,
+        query: &[f32],
+        columns: Option<&[bool]>,
+        filter: &mut dyn FnMut(&[Value]) -> Result<bool>,
+        top: &mut crate::vector::TopK,
+    ) -> Result<()> {
+        let mut v: Vec<f32> = Vec::with_capacity(query.len());
+        let mut values = Vec::new();
+        ReadTxn::scan(self, table, ..)?.for_each(|row| {
+            let d = match row.get(column)? {
+                heliosdb_core::ValueRef::Vector(bytes) => {
+                    if bytes.len() != query.len() * 4 {
+                        return Err(dimension_error(bytes.len() / 4, query.len()));
+                    }
+                    v.clear();
+                    v.extend(
+                        bytes
+                            .chunks_exact(4)
+                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    );
+                    Some(heliosdb_vector::distance(metric, &v, query))
+                }
+                _ => None,
+            };
+            if top.admits(d) {
+                row.decode_into(columns, &mut values)?;
+                if filter(&values)? {
+                    top.push(d, values.clone());
+                }
+            }
+            Ok::<_, Error>(true)
+        })
+    }
 }
 
 /// The write transaction's rows come decoded whole.
@@ -135,6 +224,18 @@ impl Source for WriteTxn {
         let rows = WriteTxn::index_scan(self, table, index, range.clone())?;
         push_rows(rows.into_iter().map(Ok), sink)
     }
+
+    fn uncommitted(&self) -> bool {
+        self.has_changes()
+    }
+}
+
+/// What vector searches need beyond the rows: the open database (for its loaded HNSW
+/// indexes) and the session's `hnsw.ef_search`.
+#[derive(Clone)]
+pub struct VectorContext {
+    pub db: heliosdb_core::Database,
+    pub ef_search: Option<u32>,
 }
 
 /// Runs plans for one statement: holds its parameters, the rows of enclosing queries while
@@ -145,6 +246,8 @@ pub struct Executor<'a> {
     outer: RefCell<Vec<Row>>,
     /// Uncorrelated subquery results, by the subquery's address in the plan.
     cache: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+    /// Without it, vector searches scan exactly.
+    vectors: Option<&'a VectorContext>,
 }
 
 #[cold]
@@ -399,7 +502,14 @@ impl<'a> Executor<'a> {
             params,
             outer: RefCell::new(Vec::new()),
             cache: RefCell::new(HashMap::new()),
+            vectors: None,
         }
+    }
+
+    /// Lets vector searches use HNSW indexes.
+    pub fn with_vectors(mut self, vectors: Option<&'a VectorContext>) -> Self {
+        self.vectors = vectors;
+        self
     }
 
     /// Runs `plan` to completion.
@@ -445,6 +555,43 @@ impl<'a> Executor<'a> {
             } => self
                 .source
                 .index_scan(table, index, range, columns.as_deref(), sink),
+            Plan::VectorSearch {
+                table,
+                column,
+                metric,
+                index,
+                ef_search,
+                query,
+                limit,
+                offset,
+                filter,
+                columns,
+            } => {
+                let k = match (
+                    self.count_arg(Some(limit), "LIMIT")?,
+                    self.count_arg(offset.as_ref(), "OFFSET")?,
+                ) {
+                    (Some(l), o) => l.saturating_add(o.unwrap_or(0)),
+                    (None, _) => usize::MAX,
+                };
+                let hits = self.vector_search(
+                    table,
+                    *column,
+                    *metric,
+                    index.as_deref(),
+                    *ef_search,
+                    query,
+                    k,
+                    filter.as_ref(),
+                    columns.as_deref(),
+                )?;
+                for (_, row) in hits {
+                    if sink(&row)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Ok(Flow::More)
+            }
             Plan::Filter { input, predicate } => self.run(input, &mut |row| {
                 if self.is_true(predicate, row)? {
                     sink(row)
@@ -679,6 +826,74 @@ impl<'a> Executor<'a> {
             Some(index) => self.source.index_scan(table, index, &range, None, sink),
             None => self.source.scan(table, &range, None, sink),
         }
+    }
+
+    /// The rows of a [`Plan::VectorSearch`], nearest first.
+    #[allow(clippy::too_many_arguments)]
+    fn vector_search(
+        &self,
+        table: &str,
+        column: usize,
+        metric: u8,
+        index: Option<&str>,
+        ef_search: u32,
+        query: &Expr,
+        k: usize,
+        filter: Option<&Expr>,
+        columns: Option<&[bool]>,
+    ) -> Result<crate::vector::Hits> {
+        let metric = crate::vector::metric_of_code(metric)?;
+        let q = self.eval(query, &[])?;
+        if q.is_null() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let q = values::vector_arg("vector search", &q)?;
+        let mut keep = |row: &[Value]| self.holds(filter, row);
+        if let (Some(index), Some(ctx)) = (index, self.vectors)
+            && !self.source.uncommitted()
+        {
+            let r = ctx.db.begin_read()?;
+            let schema = r.table(table)?.clone();
+            if let Some(def) = crate::vector::defs(&schema)?
+                .into_iter()
+                .find(|d| d.name == index)
+            {
+                let state = crate::vector::VectorState::of(&ctx.db);
+                let view = state.view(&ctx.db, &r, &schema, &def)?;
+                if view.index.dim() as usize != q.len() {
+                    return Err(dimension_error(view.index.dim() as usize, q.len()));
+                }
+                let ef = ctx.ef_search.unwrap_or(ef_search).max(1) as usize;
+                let mut fetch = |key: &[u8]| -> Result<Option<Row>> {
+                    let values = key::decode(key)?;
+                    let range = (
+                        std::ops::Bound::Included(values.clone()),
+                        std::ops::Bound::Included(values),
+                    );
+                    let mut found = None;
+                    self.source.scan(table, &range, columns, &mut |row| {
+                        found = Some(row.to_vec());
+                        Ok(Flow::Stop)
+                    })?;
+                    Ok(found)
+                };
+                if let Some(hits) = crate::vector::indexed_top_k(
+                    &view,
+                    &q,
+                    k,
+                    ef,
+                    &mut fetch,
+                    &mut keep,
+                    filter.is_some(),
+                )? {
+                    return Ok(hits);
+                }
+            }
+        }
+        let mut top = crate::vector::TopK::new(k);
+        self.source
+            .vector_scan(table, column, metric, &q, columns, &mut keep, &mut top)?;
+        Ok(top.into_sorted())
     }
 
     /// Whether `condition` (none: always) is true for `row`.

@@ -67,6 +67,44 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             range,
             ..
         } => (access(range, table, Some(index)), vec![]),
+        Plan::VectorSearch {
+            table,
+            column: _,
+            metric,
+            index,
+            ef_search,
+            query,
+            limit,
+            offset,
+            filter,
+            ..
+        } => {
+            let op = match metric {
+                1 => "<->",
+                2 => "<=>",
+                _ => "<#>",
+            };
+            let k = match offset {
+                Some(o) => format!("{} + {}", expr(limit), expr(o)),
+                None => expr(limit),
+            };
+            let how = match index {
+                Some(i) => format!(
+                    "Vector Index Scan using {i} on {table} (hnsw, ef_search {ef_search}, k {k})"
+                ),
+                None => format!("Vector Exact Scan on {table} (no index applies, k {k})"),
+            };
+            let mut line = format!("{how}; order by distance {op} {}", expr(query));
+            if let Some(f) = filter {
+                let _ = write!(line, "; filter: {}", expr(f));
+                if index.is_some() {
+                    line.push_str(
+                        " (more candidates while it rejects; exact scan past 1/4 of the table)",
+                    );
+                }
+            }
+            (line, vec![])
+        }
         Plan::Filter { input, predicate } => (format!("Filter: {}", expr(predicate)), vec![input]),
         Plan::Project { input, exprs } => {
             let shown: Vec<String> = exprs.iter().map(expr).collect();

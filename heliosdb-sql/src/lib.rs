@@ -8,6 +8,8 @@
 //! - [`exec`] pushes rows from the scans through the plan into sinks, over a snapshot or
 //!   the write transaction;
 //! - [`values`] holds the SQL semantics of values (three-valued logic, casts, functions);
+//! - [`vector`] keeps HNSW indexes on VECTOR columns (persisted in the file, brought up to
+//!   date from the change log) and [`knn`] plans `ORDER BY col <op> q LIMIT k` onto them;
 //! - [`session`] runs statements with PostgreSQL's transaction rules; [`explain`] prints
 //!   plans; [`cache`] keeps parsed statements by their SQL text; [`system`] lets layers
 //!   above provide read-only tables by name.
@@ -22,10 +24,12 @@ pub mod constraints;
 pub mod error;
 pub mod exec;
 pub mod explain;
+pub mod knn;
 pub mod parser;
 pub mod plan;
 pub mod prune;
 pub mod session;
 pub mod system;
 pub mod values;
+pub mod vector;
 pub mod views;

@@ -205,6 +205,26 @@ pub enum Plan {
         range: KeyRange,
         columns: Columns,
     },
+    /// `ORDER BY col <op> query LIMIT k` over one table: its rows in ascending distance
+    /// from `query`, at most `limit + offset` of them, each passing `filter`. With
+    /// `index`, an HNSW index answers (asking it for more candidates while a selective
+    /// filter rejects them, and scanning exactly when that stops paying); without, an
+    /// exact scan keeps the nearest rows in a bounded heap.
+    VectorSearch {
+        table: String,
+        /// The vector column's position.
+        column: usize,
+        /// heliosdb-vector's metric code (see `vector::metric_code`).
+        metric: u8,
+        index: Option<String>,
+        /// The index's default; `SET hnsw.ef_search` overrides it.
+        ef_search: u32,
+        query: Expr,
+        limit: Expr,
+        offset: Option<Expr>,
+        filter: Option<Expr>,
+        columns: Columns,
+    },
     Filter {
         input: Box<Plan>,
         predicate: Expr,

@@ -54,6 +54,30 @@ fn walk(catalog: &Catalog, plan: &mut Plan, needed: Needed) {
                 _ => None,
             };
         }
+        Plan::VectorSearch {
+            table,
+            column,
+            filter,
+            columns,
+            ..
+        } => {
+            // The search reads the vector column and the filter's columns itself.
+            let needed = with_reads(needed, filter.iter()).map(|mut n| {
+                if n.len() <= *column {
+                    n.resize(*column + 1, false);
+                }
+                n[*column] = true;
+                n
+            });
+            let width = catalog.table(table).map(|t| t.columns.len());
+            *columns = match (needed, width) {
+                (Some(mut n), Ok(width)) if n.len() <= width => {
+                    n.resize(width, false);
+                    Some(n).filter(|n| n.contains(&false))
+                }
+                _ => None,
+            };
+        }
         Plan::Filter { input, predicate } => {
             let needed = with_reads(needed, [&*predicate]);
             walk(catalog, input, needed);

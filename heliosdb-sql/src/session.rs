@@ -114,6 +114,7 @@ fn bind_query(
         binder = binder.with_system_tables(system);
     }
     let mut bound = binder.query(q)?;
+    crate::knn::rewrite(catalog, &mut bound.plan);
     crate::prune::prune(catalog, &mut bound.plan);
     Ok(bound)
 }
@@ -163,6 +164,18 @@ impl Session {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// What vector searches of this session use: the database's HNSW indexes and the
+    /// session's `hnsw.ef_search`.
+    fn vector_context(&self) -> crate::exec::VectorContext {
+        crate::exec::VectorContext {
+            db: self.db.clone(),
+            ef_search: self
+                .settings
+                .get("hnsw.ef_search")
+                .and_then(|v| v.parse().ok()),
+        }
     }
 
     /// Whether a `BEGIN` block is open (possibly aborted).
@@ -239,7 +252,10 @@ impl Session {
         if let StatementKind::Query(q) = &stmt.kind {
             let r = self.db.begin_read()?;
             let bound = bind_query(r.catalog(), self.system.as_deref(), q, params)?;
-            let rows = Executor::new(&r, params).collect(&bound.plan)?;
+            let vectors = self.vector_context();
+            let rows = Executor::new(&r, params)
+                .with_vectors(Some(&vectors))
+                .collect(&bound.plan)?;
             return Ok(Outcome::Rows {
                 columns: bound.columns,
                 rows,
@@ -247,7 +263,10 @@ impl Session {
         }
         if matches!(
             stmt.kind,
-            StatementKind::Explain(_) | StatementKind::Set { .. } | StatementKind::Show { .. }
+            StatementKind::Explain(_)
+                | StatementKind::Set { .. }
+                | StatementKind::Show { .. }
+                | StatementKind::Reindex { .. }
         ) {
             return self.statement(stmt, params, None);
         }
@@ -269,7 +288,10 @@ impl Session {
         match &stmt.kind {
             StatementKind::Query(q) => {
                 let bound = bind_query(w.catalog(), self.system.as_deref(), q, params)?;
-                let rows = Executor::new(&*w, params).collect(&bound.plan)?;
+                let vectors = self.vector_context();
+                let rows = Executor::new(&*w, params)
+                    .with_vectors(Some(&vectors))
+                    .collect(&bound.plan)?;
                 Ok(Outcome::Rows {
                     columns: bound.columns,
                     rows,
@@ -289,6 +311,9 @@ impl Session {
             StatementKind::CreateView(v) => create_view(w, v),
             StatementKind::Explain(_) | StatementKind::Set { .. } | StatementKind::Show { .. } => {
                 self.no_txn_statement(stmt)
+            }
+            StatementKind::Reindex { .. } => {
+                unsupported("REINDEX cannot run inside a transaction block; COMMIT first")
             }
             StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback => {
                 unsupported("transaction control inside a statement")
@@ -314,6 +339,42 @@ impl Session {
                 }];
                 Ok(Outcome::Rows { columns, rows })
             }
+            StatementKind::Reindex { table, name } => {
+                let catalog = self.db.begin_read()?.catalog().clone();
+                let targets: Vec<(String, crate::vector::HnswDef)> = if *table {
+                    let t = catalog.table(&name.value).map_err(|_| bind::BindError {
+                        message: format!("relation \"{}\" does not exist", name.value),
+                        span: name.span,
+                    })?;
+                    crate::vector::defs(t)?
+                        .into_iter()
+                        .map(|d| (t.name.clone(), d))
+                        .collect()
+                } else {
+                    match crate::vector::find(&catalog, &name.value)? {
+                        Some(found) => vec![found],
+                        // B-tree indexes are kept exact by every write: nothing to rebuild.
+                        None if catalog.find_index(&name.value).is_some() => vec![],
+                        None => {
+                            return Err(bind::BindError {
+                                message: format!("index \"{}\" does not exist", name.value),
+                                span: name.span,
+                            }
+                            .into());
+                        }
+                    }
+                };
+                for (table, def) in targets {
+                    // Another compaction may swap first; then build again from its result.
+                    while !crate::vector::compact(
+                        &self.db,
+                        &table,
+                        &def,
+                        crate::vector::Compaction::Full,
+                    )? {}
+                }
+                Ok(Outcome::Done("REINDEX"))
+            }
             StatementKind::Set { name, value, .. } => {
                 let name: Vec<&str> = name.iter().map(|i| i.value.as_str()).collect();
                 let value = match value {
@@ -322,6 +383,20 @@ impl Session {
                         Some(v.iter().map(option_text).collect::<Vec<_>>().join(", "))
                     }
                 };
+                if name.join(".") == "hnsw.ef_search"
+                    && let Some(v) = &value
+                {
+                    match v.parse::<u32>() {
+                        Ok(n) if (1..=crate::vector::EF_MAX).contains(&n) => {}
+                        _ => {
+                            return unsupported(format!(
+                                "invalid value for parameter \"hnsw.ef_search\": \"{v}\"; \
+                                 it must be an integer between 1 and {}",
+                                crate::vector::EF_MAX
+                            ));
+                        }
+                    }
+                }
                 match value {
                     Some(v) => self.settings.insert(name.join("."), v),
                     None => self.settings.remove(&name.join(".")),
@@ -474,9 +549,23 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
 
 fn create_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
     if let Some(m) = &c.method
+        && m.value == "hnsw"
+    {
+        return create_hnsw_index(w, c);
+    }
+    if let Some(m) = &c.method
         && m.value != "btree"
     {
-        return unsupported(format!("index method {} is not supported yet", m.value));
+        return unsupported(format!(
+            "index method {} is not supported; use btree, or hnsw on a VECTOR column",
+            m.value
+        ));
+    }
+    if let Some(o) = c.options.first() {
+        return unsupported(format!(
+            "btree indexes take no WITH options (found {})",
+            dotted_option(o)
+        ));
     }
     let mut columns = Vec::with_capacity(c.columns.len());
     for ic in &c.columns {
@@ -501,6 +590,172 @@ fn create_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
     spec.unique = c.unique;
     w.create_index(&c.table.value, &spec)?;
     Ok(Outcome::Done("CREATE INDEX"))
+}
+
+fn dotted_option(o: &ast::SqlOption) -> String {
+    o.name
+        .iter()
+        .map(|i| i.value.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn bind_error<T>(span: crate::ast::Span, message: impl Into<String>) -> Result<T> {
+    Err(bind::BindError {
+        message: message.into(),
+        span,
+    }
+    .into())
+}
+
+/// An integer option within `range`.
+fn int_option(
+    o: &ast::SqlOption,
+    range: std::ops::RangeInclusive<u32>,
+    span: crate::ast::Span,
+) -> Result<u32> {
+    let name = dotted_option(o);
+    match &o.value {
+        Some(ast::OptionValue::Literal(ast::Literal::Integer(i), s)) => match u32::try_from(*i) {
+            Ok(v) if range.contains(&v) => Ok(v),
+            _ => bind_error(
+                *s,
+                format!(
+                    "value {i} out of bounds for option \"{name}\": it must be between {} and {}",
+                    range.start(),
+                    range.end()
+                ),
+            ),
+        },
+        _ => bind_error(span, format!("option \"{name}\" needs an integer value")),
+    }
+}
+
+/// `CREATE INDEX [name] ON t USING hnsw (col [opclass]) [WITH (m = .., ef_construction =
+/// .., ef_search = ..)]`: declares the index with the table and builds its first segment
+/// from the rows this transaction sees.
+fn create_hnsw_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
+    use crate::vector::{self, HnswDef};
+    if c.unique {
+        return bind_error(c.table.span, "hnsw indexes cannot be UNIQUE");
+    }
+    let [ic] = c.columns.as_slice() else {
+        return bind_error(
+            c.table.span,
+            "an hnsw index covers exactly one VECTOR column",
+        );
+    };
+    let ExprKind::Column {
+        table: None,
+        column,
+    } = &ic.expr.kind
+    else {
+        return bind_error(
+            ic.expr.span,
+            "an hnsw index is on a column, not an expression",
+        );
+    };
+    let schema = match w.catalog().table(&c.table.value) {
+        Ok(t) => t.clone(),
+        Err(_) => {
+            return bind_error(
+                c.table.span,
+                format!("relation \"{}\" does not exist", c.table.value),
+            );
+        }
+    };
+    let Some(pos) = schema.column_index(&column.value) else {
+        return bind_error(
+            column.span,
+            format!("column \"{}\" does not exist", column.value),
+        );
+    };
+    let col = &schema.columns[pos];
+    if !matches!(col.data_type, heliosdb_core::DataType::Vector(_)) {
+        return bind_error(
+            column.span,
+            format!(
+                "column \"{}\" is {}; hnsw indexes need a VECTOR(n) column",
+                column.value, col.data_type
+            ),
+        );
+    }
+    let metric = match &ic.opclass {
+        None => heliosdb_vector::Metric::L2,
+        Some(op) => match vector::metric_of_opclass(&op.value) {
+            Some(m) => m,
+            None => {
+                return bind_error(
+                    op.span,
+                    format!(
+                        "operator class \"{}\" does not exist for access method \"hnsw\"; \
+                         use vector_l2_ops, vector_cosine_ops or vector_ip_ops",
+                        op.value
+                    ),
+                );
+            }
+        },
+    };
+    let mut def = HnswDef {
+        name: c.name.as_ref().map_or_else(
+            || format!("{}_{}_idx", c.table.value, column.value),
+            |n| n.value.clone(),
+        ),
+        column: col.id,
+        metric: vector::metric_code(metric),
+        m: 16,
+        ef_construction: 200,
+        ef_search: 40,
+    };
+    for o in &c.options {
+        match dotted_option(o).as_str() {
+            "m" => def.m = int_option(o, vector::M_RANGE, c.table.span)? as u16,
+            "ef_construction" => {
+                def.ef_construction = int_option(o, 4..=vector::EF_MAX, c.table.span)?
+            }
+            "ef_search" => def.ef_search = int_option(o, 1..=vector::EF_MAX, c.table.span)?,
+            other => {
+                return bind_error(
+                    c.table.span,
+                    format!(
+                        "unrecognized parameter \"{other}\" for hnsw; \
+                         use m, ef_construction or ef_search"
+                    ),
+                );
+            }
+        }
+    }
+    let taken = w.catalog().find_index(&def.name).is_some()
+        || vector::find(w.catalog(), &def.name)?.is_some();
+    if taken {
+        if c.if_not_exists {
+            return Ok(Outcome::Done("CREATE INDEX"));
+        }
+        return bind_error(
+            c.name.as_ref().map_or(c.table.span, |n| n.span),
+            format!("relation \"{}\" already exists", def.name),
+        );
+    }
+    let mut defs = vector::defs(&schema)?;
+    defs.push(def.clone());
+    vector::save_defs(w, &schema.name, &defs)?;
+    vector::drop_storage(w, schema.id, &def.name)?;
+    let schema = w.catalog().table(&c.table.value)?.clone();
+    vector::build_initial(w, &schema, &def)?;
+    Ok(Outcome::Done("CREATE INDEX"))
+}
+
+/// Drops the HNSW index `name`, if there is one by that name.
+fn drop_hnsw_index(w: &mut WriteTxn, name: &str) -> Result<bool> {
+    let Some((table, _)) = crate::vector::find(w.catalog(), name)? else {
+        return Ok(false);
+    };
+    let schema = w.catalog().table(&table)?.clone();
+    let mut defs = crate::vector::defs(&schema)?;
+    defs.retain(|d| d.name != name);
+    crate::vector::save_defs(w, &table, &defs)?;
+    crate::vector::drop_storage(w, schema.id, name)?;
+    Ok(true)
 }
 
 fn create_view(w: &mut WriteTxn, v: &ast::CreateView) -> Result<Outcome> {
@@ -547,7 +802,16 @@ fn drop(
 ) -> Result<Outcome> {
     for name in names {
         let result = match object {
-            ObjectKind::Table => w.drop_table(&name.value),
+            ObjectKind::Table => {
+                if let Ok(t) = w.catalog().table(&name.value) {
+                    let t = t.clone();
+                    for d in crate::vector::defs(&t)? {
+                        crate::vector::drop_storage(w, t.id, &d.name)?;
+                    }
+                }
+                w.drop_table(&name.value)
+            }
+            ObjectKind::Index if drop_hnsw_index(w, &name.value)? => Ok(()),
             ObjectKind::Index => w.drop_index(&name.value),
             ObjectKind::View => {
                 let mut views =

@@ -838,8 +838,76 @@ macro_rules! scalar {
     };
 }
 
+/// A vector argument: a VECTOR value, or pgvector's text form (`'[1,2,3]'`).
+pub fn vector_arg<'v>(func: &'static str, v: &'v Value) -> Result<std::borrow::Cow<'v, [f32]>> {
+    match v {
+        Value::Vector(x) => Ok(std::borrow::Cow::Borrowed(x)),
+        Value::Text(s) => Ok(std::borrow::Cow::Owned(parse_vector(s)?)),
+        other => Err(ValueError::InvalidArgument {
+            func,
+            why: format!("expected VECTOR, got {}", other.type_name()),
+        }),
+    }
+}
+
+/// The distance `metric` between two vector arguments, with pgvector's rules: both must
+/// have the same dimension; cosine distance with a zero vector is NaN.
+pub fn vector_distance(
+    func: &'static str,
+    metric: heliosdb_vector::Metric,
+    a: &Value,
+    b: &Value,
+) -> Result<f64> {
+    let (x, y) = (vector_arg(func, a)?, vector_arg(func, b)?);
+    if x.len() != y.len() {
+        return Err(ValueError::InvalidArgument {
+            func,
+            why: format!("different vector dimensions {} and {}", x.len(), y.len()),
+        });
+    }
+    Ok(f64::from(heliosdb_vector::distance(metric, &x, &y)))
+}
+
 /// The built-in scalar functions, by lower-case name.
 static SCALARS: &[ScalarFn] = &[
+    // pgvector: `<->` is l2_distance, `<=>` cosine_distance, `<#>` the negative of
+    // inner_product (so that ascending order puts the largest product first).
+    scalar!("l2_distance", 2..=2, |a| Ok(Value::Real(vector_distance(
+        "l2_distance",
+        heliosdb_vector::Metric::L2,
+        &a[0],
+        &a[1]
+    )?))),
+    scalar!("cosine_distance", 2..=2, |a| Ok(Value::Real(
+        vector_distance(
+            "cosine_distance",
+            heliosdb_vector::Metric::Cosine,
+            &a[0],
+            &a[1]
+        )?
+    ))),
+    scalar!("vector_negative_inner_product", 2..=2, |a| Ok(Value::Real(
+        vector_distance(
+            "vector_negative_inner_product",
+            heliosdb_vector::Metric::InnerProduct,
+            &a[0],
+            &a[1]
+        )?
+    ))),
+    scalar!("inner_product", 2..=2, |a| Ok(Value::Real(
+        -vector_distance(
+            "inner_product",
+            heliosdb_vector::Metric::InnerProduct,
+            &a[0],
+            &a[1]
+        )?
+    ))),
+    scalar!("vector_dims", 1..=1, |a| Ok(Value::Integer(
+        vector_arg("vector_dims", &a[0])?.len() as i64
+    ))),
+    scalar!("vector_norm", 1..=1, |a| Ok(Value::Real(f64::from(
+        heliosdb_vector::norm(&vector_arg("vector_norm", &a[0])?)
+    )))),
     scalar!("lower", 1..=1, |a| Ok(Value::Text(
         text_arg("lower", &a[0])?.to_lowercase()
     ))),

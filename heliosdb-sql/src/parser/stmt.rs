@@ -12,7 +12,6 @@ use crate::ast::{
 
 /// Statements PostgreSQL or SQLite have that this dialect deliberately does not.
 const UNSUPPORTED: &[&str] = &[
-    "reindex",
     "vacuum",
     "analyze",
     "analyse",
@@ -73,6 +72,19 @@ impl Parser<'_> {
             "begin" | "start" => self.parse_begin(),
             "commit" | "end" | "rollback" | "abort" => self.parse_commit_or_rollback(&word),
             "explain" => self.parse_explain(),
+            "reindex" => {
+                self.advance();
+                let table = if self.eat_kw("table") {
+                    true
+                } else {
+                    self.expect_kw("index")?;
+                    false
+                };
+                Ok(StatementKind::Reindex {
+                    table,
+                    name: self.any_word("a name")?,
+                })
+            }
             "set" => self.parse_set(),
             "show" => {
                 self.advance();
