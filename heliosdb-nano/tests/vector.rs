@@ -501,3 +501,81 @@ fn typed_api_inserts_and_searches_with_a_filter() {
     ));
     assert_eq!(ints(&db, "SELECT count(*) FROM docs", &[]), [100]);
 }
+
+/// Vectors replicate through sync like any other column; the index is derived on each
+/// node from its own rows (its definition travels with the schema, its graph never does).
+#[test]
+fn vectors_replicate_and_each_node_indexes_them() {
+    use heliosdb_nano::sync::SyncNode;
+    use heliosdb_nano::sync::wire::{self, Message};
+    let sync = |from: &SyncNode, to: &SyncNode| loop {
+        let batch = from.changes_for(&to.frontier().unwrap(), 100).unwrap();
+        if batch.commits.is_empty() {
+            return;
+        }
+        let frame = wire::encode(&Message::Changes(batch)).unwrap();
+        let Message::Changes(received) = wire::decode(&frame).unwrap() else {
+            panic!("not a Changes message");
+        };
+        to.apply(&received).unwrap();
+    };
+    let a = EmbeddedDatabase::open_in_memory().unwrap();
+    let b = EmbeddedDatabase::open_in_memory().unwrap();
+    let (na, nb) = (
+        SyncNode::new(a.database().clone()),
+        SyncNode::new(b.database().clone()),
+    );
+    a.execute("CREATE TABLE t (id INT PRIMARY KEY, v VECTOR(4))", &[])
+        .unwrap();
+    let mut rng = Rng(5);
+    let rows: Vec<(i64, Vec<f32>)> = (0..200).map(|i| (i, rng.vector(4))).collect();
+    a.insert_vectors(
+        "t",
+        "id",
+        "v",
+        rows.iter().map(|(i, v)| ((*i).into(), v.clone())),
+    )
+    .unwrap();
+    a.execute("CREATE INDEX t_v ON t USING hnsw (v)", &[])
+        .unwrap();
+    sync(&na, &nb);
+    let q = "SELECT id FROM t ORDER BY v <-> '[0.1,0.2,0.3,0.4]' LIMIT 5";
+    assert!(explain(&b, q).contains("Vector Index Scan using t_v"));
+    assert_eq!(ints(&a, q, &[]), ints(&b, q, &[]));
+    // B changes rows; A sees them through its own index.
+    b.execute("UPDATE t SET v = '[0.1,0.2,0.3,0.4]' WHERE id = 7", &[])
+        .unwrap();
+    b.execute("DELETE FROM t WHERE id < 5", &[]).unwrap();
+    sync(&nb, &na);
+    let got = ints(&a, q, &[]);
+    assert_eq!(got[0], 7);
+    assert!(got.iter().all(|&id| id >= 5));
+    assert_eq!(got, ints(&b, q, &[]));
+}
+
+/// Changes logged under a table's old name still reach its index after a rename.
+#[test]
+fn index_follows_a_renamed_table() {
+    let db = EmbeddedDatabase::open_in_memory().unwrap();
+    sqlvec::set_background_compaction(db.database(), false);
+    db.execute("CREATE TABLE t (id INT PRIMARY KEY, v VECTOR(2))", &[])
+        .unwrap();
+    db.execute("INSERT INTO t VALUES (1, '[0,0]'), (2, '[5,5]')", &[])
+        .unwrap();
+    db.execute("CREATE INDEX t_v ON t USING hnsw (v)", &[])
+        .unwrap();
+    db.execute("INSERT INTO t VALUES (3, '[1,1]')", &[])
+        .unwrap();
+    db.execute("DELETE FROM t WHERE id = 1", &[]).unwrap();
+    db.execute("ALTER TABLE t RENAME TO u", &[]).unwrap();
+    db.execute("INSERT INTO u VALUES (4, '[2,2]')", &[])
+        .unwrap();
+    // A new table under the old name is not part of the index.
+    db.execute("CREATE TABLE t (id INT PRIMARY KEY, v VECTOR(2))", &[])
+        .unwrap();
+    db.execute("INSERT INTO t VALUES (9, '[0,0]')", &[])
+        .unwrap();
+    let q = "SELECT id FROM u ORDER BY v <-> '[0,0]' LIMIT 10";
+    assert!(explain(&db, q).contains("Vector Index Scan using t_v on u"));
+    assert_eq!(ints(&db, q, &[]), [3, 4, 2]);
+}

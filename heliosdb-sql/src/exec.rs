@@ -51,6 +51,25 @@ pub trait Source {
         sink: &mut Sink<'_>,
     ) -> Result<Flow>;
 
+    /// The row of `table` with primary key `key`, if any.
+    fn get(&self, table: &str, key: &[Value], columns: Option<&[bool]>) -> Result<Option<Row>> {
+        let range = (
+            std::ops::Bound::Included(key.to_vec()),
+            std::ops::Bound::Included(key.to_vec()),
+        );
+        let mut found = None;
+        self.scan(table, &range, columns, &mut |row| {
+            found = Some(row.to_vec());
+            Ok(Flow::Stop)
+        })?;
+        Ok(found)
+    }
+
+    /// The committed snapshot this source reads, when it is one.
+    fn snapshot(&self) -> Option<&ReadTxn> {
+        None
+    }
+
     /// Whether this source holds writes not yet committed. Derived indexes (HNSW) follow
     /// committed data, so a transaction that wrote searches exactly instead.
     fn uncommitted(&self) -> bool {
@@ -159,6 +178,19 @@ impl Source for ReadTxn {
     ) -> Result<Flow> {
         let rows = ReadTxn::index_scan(self, table, index, range.clone())?;
         push_stored(rows, columns, sink)
+    }
+
+    fn get(&self, table: &str, key: &[Value], columns: Option<&[bool]>) -> Result<Option<Row>> {
+        let Some(row) = ReadTxn::get(self, table, key)? else {
+            return Ok(None);
+        };
+        let mut values = Vec::new();
+        row.decode_into(columns, &mut values)?;
+        Ok(Some(values))
+    }
+
+    fn snapshot(&self) -> Option<&ReadTxn> {
+        Some(self)
     }
 
     /// Reads each row's vector in place and decodes only the rows the heap keeps.
@@ -852,30 +884,28 @@ impl<'a> Executor<'a> {
         if let (Some(index), Some(ctx)) = (index, self.vectors)
             && !self.source.uncommitted()
         {
-            let r = ctx.db.begin_read()?;
-            let schema = r.table(table)?.clone();
-            if let Some(def) = crate::vector::defs(&schema)?
+            // A write transaction that changed nothing reads what is committed.
+            let own;
+            let r = match self.source.snapshot() {
+                Some(r) => r,
+                None => {
+                    own = ctx.db.begin_read()?;
+                    &own
+                }
+            };
+            let schema = r.table(table)?;
+            if let Some(def) = crate::vector::defs(schema)?
                 .into_iter()
                 .find(|d| d.name == index)
             {
                 let state = crate::vector::VectorState::of(&ctx.db);
-                let view = state.view(&ctx.db, &r, &schema, &def)?;
+                let view = state.view(&ctx.db, r, schema, &def)?;
                 if view.index.dim() as usize != q.len() {
                     return Err(dimension_error(view.index.dim() as usize, q.len()));
                 }
                 let ef = ctx.ef_search.unwrap_or(ef_search).max(1) as usize;
                 let mut fetch = |key: &[u8]| -> Result<Option<Row>> {
-                    let values = key::decode(key)?;
-                    let range = (
-                        std::ops::Bound::Included(values.clone()),
-                        std::ops::Bound::Included(values),
-                    );
-                    let mut found = None;
-                    self.source.scan(table, &range, columns, &mut |row| {
-                        found = Some(row.to_vec());
-                        Ok(Flow::Stop)
-                    })?;
-                    Ok(found)
+                    self.source.get(table, &key::decode(key)?, columns)
                 };
                 if let Some(hits) = crate::vector::indexed_top_k(
                     &view,

@@ -529,27 +529,48 @@ fn absorb(
     from: u64,
 ) -> Result<()> {
     let (pos, _) = dim_of(table, def)?;
-    let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    // The records name tables as they were called then: follow renames backwards from the
+    // current name to the name at `from`, then forwards through the records.
+    let mut records: Vec<(String, Option<String>, Option<Vec<u8>>)> = Vec::new();
     let mut after = heliosdb_core::LogPosition::end_of_commit(from);
     loop {
         let batch = r.changes_after(after, 4096)?;
         let Some(last) = batch.last() else { break };
         after = last.position;
-        for rec in &batch {
-            if rec.table != table.name {
-                continue;
-            }
-            match &rec.change {
+        for rec in batch {
+            let entry = match rec.change {
                 Change::Insert { key, .. } | Change::Delete { key } => {
-                    changed.insert(key::encode(key));
+                    (None, Some(key::encode(&key)))
                 }
                 Change::Update { key, columns } => {
-                    if columns.iter().any(|(c, _)| *c == def.column) {
-                        changed.insert(key::encode(key));
+                    if !columns.iter().any(|(c, _)| *c == def.column) {
+                        continue;
                     }
+                    (None, Some(key::encode(&key)))
                 }
-                Change::Schema(_) => {}
+                Change::Schema(heliosdb_core::SchemaChange::RenameTable { to }) => (Some(to), None),
+                Change::Schema(_) => continue,
+            };
+            records.push((rec.table, entry.0, entry.1));
+        }
+    }
+    let mut name = table.name.clone();
+    for (old, to, _) in records.iter().rev() {
+        if to.as_deref() == Some(name.as_str()) {
+            name = old.clone();
+        }
+    }
+    let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for (t, to, k) in records {
+        if t != name {
+            continue;
+        }
+        match (to, k) {
+            (Some(to), _) => name = to,
+            (None, Some(k)) => {
+                changed.insert(k);
             }
+            (None, None) => {}
         }
     }
     let mut v = Vec::new();

@@ -250,7 +250,8 @@ impl<K: Key> VectorIndex<K> {
                 seg.search_into(query, k, ef, scratch, &skip, &mut from_segments);
             }
         }
-        let mut heap: BinaryHeap<Ranked<'_, K>> = BinaryHeap::with_capacity(k + 1);
+        let mut heap: BinaryHeap<Ranked<'_, K>> =
+            BinaryHeap::with_capacity(k.min(self.len()).saturating_add(1));
         for (key, v) in &self.buffer {
             offer(
                 &mut heap,

@@ -162,7 +162,11 @@ mod x86 {
         while i + 8 <= n {
             // SAFETY: i + 8 <= n, so the 8-float loads at i are in bounds of both slices.
             unsafe {
-                acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[j]);
+                acc[j] = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(pa.add(i)),
+                    _mm256_loadu_ps(pb.add(i)),
+                    acc[j],
+                );
             }
             j = (j + 1) & 7;
             i += 8;

@@ -269,3 +269,32 @@ fn buffered_feeds_a_new_segment() {
         b.iter().map(|r| r.0).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn huge_k_and_ef_do_not_panic() {
+    let mut idx = VectorIndex::<u64>::new(Metric::L2, 2, vec![]).unwrap();
+    idx.upsert(1, &[1.0, 0.0]).unwrap();
+    let seg = Arc::new(
+        Segment::build(
+            Metric::L2,
+            2,
+            &params(),
+            vec![(2u64, vec![0.0, 1.0]), (3, vec![1.0, 1.0])],
+        )
+        .unwrap(),
+    );
+    let idx2 = VectorIndex::new(Metric::L2, 2, vec![seg]).unwrap();
+    let mut sc = Scratch::new();
+    assert_eq!(
+        idx.search(&[0.0, 0.0], usize::MAX, usize::MAX, &mut sc)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        idx2.search(&[0.0, 0.0], usize::MAX, usize::MAX, &mut sc)
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -76,9 +76,10 @@ impl Parser<'_> {
                 self.advance();
                 let table = if self.eat_kw("table") {
                     true
-                } else {
-                    self.expect_kw("index")?;
+                } else if self.eat_kw("index") {
                     false
+                } else {
+                    return Err(self.expected("INDEX or TABLE"));
                 };
                 Ok(StatementKind::Reindex {
                     table,
