@@ -50,16 +50,16 @@ mod embedded;
 #[cfg(feature = "sql")]
 mod vectors;
 #[cfg(feature = "sql")]
-pub use vectors::{Neighbor, VectorQuery};
-#[cfg(feature = "sql")]
 pub use embedded::{
-    Column, Connection, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow, Rows,
-    STATEMENT_CACHE_TEXTS, SqlError, SqlResult, Transaction,
+    Column, Connection, EmbeddedDatabase, FromValue, FromValueError, PreparedStatement, ResultRow,
+    Rows, STATEMENT_CACHE_TEXTS, SqlError, SqlResult, Transaction,
 };
 #[cfg(feature = "sync")]
 pub use heliosdb_sync as sync;
 #[cfg(feature = "vector")]
 pub use heliosdb_vector as vector;
+#[cfg(feature = "sql")]
+pub use vectors::{Neighbor, VectorQuery};
 
 /// The system tables SQL sees over `db`: with the `sync` feature, `heliosdb_conflicts`.
 /// `EmbeddedDatabase` registers them itself; a `Session` of your own takes them with

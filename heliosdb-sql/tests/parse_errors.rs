@@ -142,7 +142,10 @@ fn messages() {
             "CREATE TRIGGER is not supported",
         ),
         ("DROP TRIGGER t1r1", "DROP TRIGGER is not supported"),
-        ("REINDEX t1i1", "expected INDEX or TABLE, found identifier t1i1"),
+        (
+            "REINDEX t1i1",
+            "expected INDEX or TABLE, found identifier t1i1",
+        ),
         ("VACUUM", "VACUUM is not supported"),
         (
             "CREATE TABLE t (a INT REFERENCES u (a))",

@@ -11,12 +11,17 @@
 //! - `cargo xtask bench-net [--quick] [--rows N] [--commits N] [--big N]`: sync over QUIC on
 //!   loopback: end-to-end throughput, background-mode latency, idle rounds on a large
 //!   database, and its initial sync (time and the client's peak memory).
+//! - `cargo xtask bench-vector [--quick] [--queries N] [--synthetic N] [--dim N] [--ef LIST]`:
+//!   vector search on the real text set in `shared/vectors` and a synthetic clustered set:
+//!   recall@10 and single-threaded QPS of the raw HNSW segment, the SQL path and hnsw_rs,
+//!   exact baselines, build times, sizes, inserts into an index; runs itself in release.
 //! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
 
 mod bench;
 mod bench_net;
 mod bench_sql;
 mod bench_sync;
+mod bench_vector;
 mod ci;
 mod sim;
 
@@ -64,6 +69,12 @@ enum Command {
     /// The sync benchmark itself, in the current binary.
     #[command(hide = true)]
     BenchSyncRun(bench_sync::BenchSyncArgs),
+    /// Vector search benchmark: recall and QPS of the HNSW segment, the SQL path and
+    /// hnsw_rs, on real text embeddings and a synthetic set (builds and runs in release).
+    BenchVector(bench_vector::BenchVectorArgs),
+    /// The vector benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchVectorRun(bench_vector::BenchVectorArgs),
     /// The sync simulation (faulty network, crashes) over many seeds, optimized.
     Sim(sim::SimArgs),
 }
@@ -81,6 +92,8 @@ fn main() -> ExitCode {
         Command::BenchNetClient(args) => bench_net::client(&args),
         Command::BenchSync(args) => bench_sync::launch(&args),
         Command::BenchSyncRun(args) => bench_sync::run(&args),
+        Command::BenchVector(args) => bench_vector::launch(&args),
+        Command::BenchVectorRun(args) => bench_vector::run(&args),
         Command::Sim(args) => sim::run(&args),
     };
     match result {
