@@ -3,13 +3,15 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use heliosdb_nano::core::Database;
 use heliosdb_nano::sql::session::Session;
-use heliosdb_nano::{DatabaseOptions, Value};
+use heliosdb_nano::{DatabaseOptions, KdfParams, Value};
+use keys::{KeyArgs, NewKeyArgs};
 
 mod demo;
+mod keys;
 mod output;
 mod sync_cmd;
 mod transfer;
@@ -34,6 +36,8 @@ enum Command {
         /// The database file.
         #[arg(default_value = "heliosdb.db")]
         path: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Run SQL (from -c, or from standard input) and print the results.
     Sql {
@@ -45,6 +49,8 @@ enum Command {
         /// How to print rows.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Load a CSV file (with a header row naming columns) into an existing table, all or
     /// nothing.
@@ -55,6 +61,8 @@ enum Command {
         table: String,
         /// The CSV file.
         file: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Write a table (or a query's rows) as CSV with a header row.
     Export {
@@ -64,16 +72,41 @@ enum Command {
         table: String,
         /// The CSV file to write; standard output when left out.
         file: Option<PathBuf>,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Print a database's node id, tables and row counts.
     Info {
         #[arg(default_value = "heliosdb.db")]
         path: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
-    /// Verify the checksum of every page of a database file.
+    /// Verify the checksum of every page of a database file (and, when encrypted, the
+    /// authentication tag of every block redb reads).
     Check {
         #[arg(default_value = "heliosdb.db")]
         path: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Change an encrypted database's key. By default the data key is re-wrapped under
+    /// the new key: milliseconds whatever the file's size, plus the passphrase KDF.
+    /// `--full` also re-encrypts every block under a fresh data key; a crash leaves
+    /// either the old file or the new one, never a mix (it needs room for a copy).
+    Rekey {
+        /// The encrypted database file (it must not be open elsewhere).
+        path: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
+        /// Re-encrypt every block under a new data key, not only re-wrap the data key.
+        #[arg(long)]
+        full: bool,
+        /// PBKDF2-HMAC-SHA256 iterations for a new passphrase.
+        #[arg(long, default_value_t = KdfParams::default().iterations)]
+        kdf_iterations: u32,
     },
     /// Sync databases over QUIC: `serve` one, `run` a client against it, show `status`.
     Sync {
@@ -103,20 +136,34 @@ pub enum Format {
 
 fn main() {
     let result = match Cli::parse().command {
-        Command::Shell { path } => shell(&path),
+        Command::Shell { path, keys } => shell(&path, &keys),
         Command::Sql {
             path,
             command,
             format,
-        } => sql(&path, command, format),
-        Command::Import { path, table, file } => {
-            open(&path).and_then(|db| transfer::import(&db, &table, &file))
-        }
-        Command::Export { path, table, file } => {
-            open(&path).and_then(|db| transfer::export(&db, &table, file.as_deref()))
-        }
-        Command::Info { path } => info(&path),
-        Command::Check { path } => check(&path),
+            keys,
+        } => sql(&path, &keys, command, format),
+        Command::Import {
+            path,
+            table,
+            file,
+            keys,
+        } => open(&path, &keys).and_then(|db| transfer::import(&db, &table, &file)),
+        Command::Export {
+            path,
+            table,
+            file,
+            keys,
+        } => open(&path, &keys).and_then(|db| transfer::export(&db, &table, file.as_deref())),
+        Command::Info { path, keys } => info(&path, &keys),
+        Command::Check { path, keys } => check(&path, &keys),
+        Command::Rekey {
+            path,
+            keys,
+            new_keys,
+            full,
+            kdf_iterations,
+        } => rekey(&path, &keys, &new_keys, full, kdf_iterations),
         Command::Sync { command } => sync_cmd::sync(command),
         Command::Token { command } => sync_cmd::token(command),
         Command::Demo => demo::run(),
@@ -127,29 +174,69 @@ fn main() {
     }
 }
 
-fn open(path: &Path) -> Result<Database> {
-    Database::open(path).with_context(|| format!("opening {}", path.display()))
+fn open(path: &Path, keys: &KeyArgs) -> Result<Database> {
+    keys::open(path, keys, DatabaseOptions::default())
 }
 
 /// A SQL session that also sees the system tables (`heliosdb_conflicts`).
-fn sql_session(path: &Path) -> Result<Session> {
-    let db = open(path)?;
+fn sql_session(path: &Path, keys: &KeyArgs) -> Result<Session> {
+    let db = open(path, keys)?;
     let system = std::sync::Arc::new(heliosdb_nano::system_tables(&db));
     Ok(Session::new(db).with_system_tables(system))
 }
 
-fn check(path: &Path) -> Result<()> {
+fn check(path: &Path, keys: &KeyArgs) -> Result<()> {
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
     let options = DatabaseOptions {
         verify_on_open: true,
         ..Default::default()
     };
-    Database::open_with(path, options).with_context(|| format!("checking {}", path.display()))?;
+    keys::open(path, keys, options).with_context(|| format!("checking {}", path.display()))?;
     println!("{}: every page verified", path.display());
     Ok(())
 }
 
-fn info(path: &Path) -> Result<()> {
-    let db = open(path)?;
+fn rekey(
+    path: &Path,
+    keys: &KeyArgs,
+    new_keys: &NewKeyArgs,
+    full: bool,
+    kdf_iterations: u32,
+) -> Result<()> {
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let Some(old) = keys.source(false)? else {
+        bail!("give the current key: --key-env VAR, --key-file FILE or --passphrase");
+    };
+    let new = new_keys.source()?;
+    let kdf = KdfParams {
+        iterations: kdf_iterations,
+    };
+    let started = Instant::now();
+    if full {
+        heliosdb_nano::crypto::reencrypt(path, &old, &new, kdf)
+    } else {
+        heliosdb_nano::crypto::rekey(path, &old, &new, kdf)
+    }
+    .with_context(|| format!("changing the key of {}", path.display()))?;
+    let what = if full {
+        "re-encrypted under a new data key and key"
+    } else {
+        "data key re-wrapped under the new key"
+    };
+    println!(
+        "{}: {what} in {:.1} ms",
+        path.display(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn info(path: &Path, keys: &KeyArgs) -> Result<()> {
+    let db = open(path, keys)?;
     let r = db.begin_read()?;
     println!("file:     {}", path.display());
     println!("node id:  {}", db.node_id());
@@ -177,8 +264,8 @@ fn run_and_print(session: &mut Session, text: &str, format: Format, out: &mut im
     }
 }
 
-fn sql(path: &Path, command: Option<String>, format: Format) -> Result<()> {
-    let mut session = sql_session(path)?;
+fn sql(path: &Path, keys: &KeyArgs, command: Option<String>, format: Format) -> Result<()> {
+    let mut session = sql_session(path, keys)?;
     let text = match command {
         Some(c) => c,
         None => {
@@ -309,8 +396,8 @@ fn meta(
     Ok(true)
 }
 
-fn shell(path: &Path) -> Result<()> {
-    let mut session = sql_session(path)?;
+fn shell(path: &Path, keys: &KeyArgs) -> Result<()> {
+    let mut session = sql_session(path, keys)?;
     let mut out = std::io::stdout();
     if !std::io::stdin().is_terminal() {
         // Piped input: run it all, stop at the first error with a non-zero exit.

@@ -18,6 +18,8 @@ use heliosdb_nano::sync::net::{
 };
 use heliosdb_nano::{EmbeddedDatabase, Value};
 
+use crate::keys::KeyArgs;
+
 #[derive(Subcommand)]
 pub enum SyncCommand {
     /// Serve a database to sync clients over QUIC until Ctrl-C or SIGTERM.
@@ -29,6 +31,8 @@ pub enum SyncCommand {
         /// The database file to serve (created if missing).
         #[arg(long)]
         db: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// The UDP address to bind, e.g. 0.0.0.0:4433 (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:4433")]
         listen: SocketAddr,
@@ -57,6 +61,8 @@ pub enum SyncCommand {
         /// The local database file (created if missing).
         #[arg(long)]
         db: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// The server, as quic://host:port.
         #[arg(long)]
         server: String,
@@ -81,6 +87,8 @@ pub enum SyncCommand {
         /// The database file.
         #[arg(long)]
         db: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
@@ -203,8 +211,8 @@ async fn terminated() {
     }
 }
 
-fn sync_node(path: &Path) -> Result<Arc<SyncNode>> {
-    Ok(Arc::new(SyncNode::new(crate::open(path)?)))
+fn sync_node(path: &Path, keys: &KeyArgs) -> Result<Arc<SyncNode>> {
+    Ok(Arc::new(SyncNode::new(crate::open(path, keys)?)))
 }
 
 pub fn sync(command: SyncCommand) -> Result<()> {
@@ -218,12 +226,13 @@ pub fn sync(command: SyncCommand) -> Result<()> {
             dev,
             root_key,
             batch_commits,
+            keys,
         } => {
             let limits = Limits {
                 batch_commits_max: batch_commits,
                 ..Limits::default()
             };
-            serve(&db, listen, cert.zip(key), dev, &root_key, limits)
+            serve(&db, &keys, listen, cert.zip(key), dev, &root_key, limits)
         }
         SyncCommand::Run {
             db,
@@ -232,20 +241,22 @@ pub fn sync(command: SyncCommand) -> Result<()> {
             pin,
             ca,
             watch,
+            keys,
         } => {
             let trust = match (pin, ca) {
                 (Some(pin), _) => Trust::Pin(pin),
                 (None, Some(ca)) => Trust::CaFile(ca),
                 (None, None) => bail!("give --pin FINGERPRINT or --ca FILE to trust the server"),
             };
-            run(&db, &server, &token_text(&token)?, trust, watch)
+            run(&db, &keys, &server, &token_text(&token)?, trust, watch)
         }
-        SyncCommand::Status { db } => status(&db),
+        SyncCommand::Status { db, keys } => status(&db, &keys),
     }
 }
 
 fn serve(
     path: &Path,
+    keys: &KeyArgs,
     listen: SocketAddr,
     pem: Option<(PathBuf, PathBuf)>,
     dev: bool,
@@ -263,7 +274,7 @@ fn serve(
         None if dev => ServerIdentity::self_signed_dev()?,
         None => bail!("give --cert FILE --key FILE, or --dev for a self-signed certificate"),
     };
-    let node = sync_node(path)?;
+    let node = sync_node(path, keys)?;
     let node_id = node.node_id();
     let rt = runtime()?;
     rt.block_on(async {
@@ -382,8 +393,15 @@ fn is_permanent(e: &NetError) -> bool {
     }
 }
 
-fn run(path: &Path, server: &str, token: &str, trust: Trust, watch: bool) -> Result<()> {
-    let node = sync_node(path)?;
+fn run(
+    path: &Path,
+    keys: &KeyArgs,
+    server: &str,
+    token: &str,
+    trust: Trust,
+    watch: bool,
+) -> Result<()> {
+    let node = sync_node(path, keys)?;
     let client = SyncClient::new(SyncConfig::new(server, token, trust, node))
         .context("checking the sync configuration")?;
     let url = client.url().to_string();
@@ -465,14 +483,14 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn status(path: &Path) -> Result<()> {
+fn status(path: &Path, keys: &KeyArgs) -> Result<()> {
     if !path.exists() {
         bail!(
             "{} does not exist: give the database file a sync command used",
             path.display()
         );
     }
-    let db = crate::open(path)?;
+    let db = crate::open(path, keys)?;
     let node = SyncNode::new(db.clone());
     let me = node.node_id();
     let frontier = node.frontier().context("reading the sync frontier")?;

@@ -124,3 +124,159 @@ fn import_and_export_csv_all_or_nothing() {
     );
     assert_eq!(text(&out.stdout), "count\n3\n");
 }
+
+fn heliosdb_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn encrypted_databases_open_with_their_key_and_rekey() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("secret.db");
+    let db = db.to_str().unwrap();
+    let key_a = "1f".repeat(32);
+    let env = [
+        ("HDB_KEY", key_a.as_str()),
+        ("HDB_OTHER", "a passphrase, not hex"),
+    ];
+
+    // Created encrypted through the shell, keyed from an environment variable.
+    let out = heliosdb_env(
+        &["shell", db, "--key-env", "HDB_KEY"],
+        "CREATE TABLE t (id INT PRIMARY KEY, secret TEXT);\nINSERT INTO t VALUES (1, 'OtterSecret77');\n",
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !std::fs::read(db)
+            .unwrap()
+            .windows(13)
+            .any(|w| w == b"OtterSecret77")
+    );
+
+    // No key: the error says the file is encrypted and how to give the key.
+    let out = heliosdb(&["sql", db, "-c", "SELECT 1"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("encrypted") && err.contains("--key-env"),
+        "{err}"
+    );
+
+    // A wrong key (here a passphrase) is told apart from damage, and never echoed.
+    let out = heliosdb_env(
+        &["sql", db, "--key-env", "HDB_OTHER", "-c", "SELECT 1"],
+        "",
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("wrong key"), "{err}");
+    assert!(!err.contains("a passphrase, not hex"), "{err}");
+
+    // The key from a file works the same.
+    let key_file = dir.path().join("key.hex");
+    std::fs::write(&key_file, format!("{key_a}\n")).unwrap();
+    let out = heliosdb(
+        &[
+            "sql",
+            db,
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "-c",
+            "SELECT secret FROM t",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "secret\nOtterSecret77\n");
+
+    // Rekey to a passphrase read from standard input (not a terminal: its first line).
+    let out = heliosdb_env(
+        &[
+            "rekey",
+            db,
+            "--key-env",
+            "HDB_KEY",
+            "--new-passphrase",
+            "--kdf-iterations",
+            "10000",
+        ],
+        "correct horse battery staple\n",
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("re-wrapped"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = heliosdb_env(
+        &["sql", db, "--key-env", "HDB_KEY", "-c", "SELECT 1"],
+        "",
+        &env,
+    );
+    assert!(
+        text(&out.stderr).contains("wrong key"),
+        "the old key still opens the file"
+    );
+    let out = heliosdb(
+        &["sql", db, "--passphrase", "--format", "csv"],
+        "correct horse battery staple\nSELECT secret FROM t;\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "secret\nOtterSecret77\n");
+
+    // A full re-encryption back to the raw key.
+    let out = heliosdb_env(
+        &[
+            "rekey",
+            db,
+            "--passphrase",
+            "--new-key-env",
+            "HDB_KEY",
+            "--full",
+        ],
+        "correct horse battery staple\n",
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = heliosdb_env(
+        &[
+            "sql",
+            db,
+            "--key-env",
+            "HDB_KEY",
+            "-c",
+            "SELECT secret FROM t",
+            "--format",
+            "csv",
+        ],
+        "",
+        &env,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "secret\nOtterSecret77\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = heliosdb(&["check", db, "--key-file", key_file.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -242,15 +242,19 @@ impl Database {
     }
 
     /// Opens a database on a custom storage backend (encryption at rest plugs in here).
+    /// `name` (usually the file's path) names the database in error messages. The
+    /// backend's typed errors, sent as `io::Error`s of kind `InvalidData` carrying them,
+    /// come back as [`Error::Backend`].
     pub fn open_with_backend(
         backend: impl redb::StorageBackend,
+        name: &str,
         options: DatabaseOptions,
     ) -> Result<Database> {
         fence(|| {
             let redb = builder(&options)
                 .create_with_backend(backend)
-                .map_err(|e| map_open_error("<backend>", e))?;
-            Self::init(redb, "<backend>", options)
+                .map_err(|e| map_open_error(name, e))?;
+            Self::init(redb, name, options)
         })
     }
 

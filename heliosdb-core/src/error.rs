@@ -32,6 +32,11 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("storage error: {0}")]
     Storage(String),
+    /// The storage backend refused with its own typed error: encryption at rest reports a
+    /// wrong key, a tampered block or a truncated file this way. Recover the typed error
+    /// with [`Error::backend_error`].
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 
     // ----- the schema -----
     #[error("no such table: {0}")]
@@ -112,11 +117,36 @@ pub enum Error {
     FutureTimestamp { requested: Hlc, now: Hlc },
 }
 
+impl Error {
+    /// The backend's own error of type `T`, when this error is one.
+    pub fn backend_error<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        match self {
+            Error::Backend(inner) => inner.downcast_ref::<T>(),
+            Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<T>()),
+            _ => None,
+        }
+    }
+}
+
+/// A custom backend reports its typed errors as `io::Error`s of kind `InvalidData` that
+/// carry the error inside (redb's `StorageBackend` speaks `io::Error`); those become
+/// [`Error::Backend`], every other I/O error stays [`Error::Io`].
+pub(crate) fn from_backend_io(io: std::io::Error) -> Error {
+    if io.kind() == std::io::ErrorKind::InvalidData && io.get_ref().is_some() {
+        let kind = io.kind();
+        return match io.into_inner() {
+            Some(inner) => Error::Backend(inner),
+            None => Error::Io(kind.into()),
+        };
+    }
+    Error::Io(io)
+}
+
 impl From<redb::StorageError> for Error {
     fn from(e: redb::StorageError) -> Self {
         match e {
             redb::StorageError::Corrupted(why) => Error::Corrupt(why),
-            redb::StorageError::Io(io) => Error::Io(io),
+            redb::StorageError::Io(io) => from_backend_io(io),
             other => Error::Storage(other.to_string()),
         }
     }

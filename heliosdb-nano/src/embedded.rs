@@ -304,7 +304,35 @@ impl Drop for Transaction {
 impl EmbeddedDatabase {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> SqlResult<Self> {
-        Ok(Self::from_database(Database::open(path)?))
+        #[cfg(feature = "crypto")]
+        let db = crate::encryption::open_plain(path, Default::default())?;
+        #[cfg(not(feature = "crypto"))]
+        let db = Database::open(path)?;
+        Ok(Self::from_database(db))
+    }
+
+    /// Opens (or creates) the encrypted database file at `path` with `key`: a raw
+    /// 256-bit key, a passphrase, or one read from an environment variable or a key file
+    /// (see [`KeySource`](crate::KeySource)). A wrong key, a tampered block or a truncated
+    /// file is an error whose [`CryptoError`](crate::CryptoError) comes back through
+    /// [`sql_crypto_error`](crate::sql_crypto_error).
+    ///
+    /// ```
+    /// use heliosdb_nano::{EmbeddedDatabase, KeySource};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("secret.db");
+    /// let key = KeySource::from_hex(&"6b".repeat(32))?;
+    /// let db = EmbeddedDatabase::open_encrypted(&path, &key)?;
+    /// db.execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)", &[])?;
+    /// db.execute("INSERT INTO notes VALUES (1, 'only with the key')", &[])?;
+    /// # drop(db);
+    /// assert!(EmbeddedDatabase::open_encrypted(&path, &KeySource::from_hex(&"00".repeat(32))?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "crypto")]
+    pub fn open_encrypted(path: impl AsRef<Path>, key: &crate::KeySource) -> SqlResult<Self> {
+        let db = crate::encryption::open_encrypted(path, key, Default::default())?;
+        Ok(Self::from_database(db))
     }
 
     /// A database in memory, gone when the last clone drops.

@@ -8,9 +8,9 @@
 //! | (always) | [`heliosdb_core`] | storage engine: typed rows, history, change log |
 //! | `sql` | `heliosdb-sql` | SQL (PostgreSQL dialect): [`EmbeddedDatabase`] |
 //! | `vector` | `heliosdb-vector` | distances, HNSW segments (SQL vector search is in `sql`: [`EmbeddedDatabase::search`]) |
-//! | `crypto` | `heliosdb-crypto` | not built yet |
+//! | `crypto` | `heliosdb-crypto` | encryption at rest: [`EmbeddedDatabase::open_encrypted`], [`open_encrypted`] |
 //! | `compress` | `heliosdb-compress` | not built yet |
-//! | `sync` (alias `sync-experimental`) | `heliosdb-sync` | not built yet |
+//! | `sync` (alias `sync-experimental`) | `heliosdb-sync` | replication over QUIC, offline-first |
 //!
 //! SQL goes through `EmbeddedDatabase` (see the README); the storage engine's own API is
 //! underneath:
@@ -47,6 +47,12 @@ pub use heliosdb_sql as sql;
 
 #[cfg(feature = "sql")]
 mod embedded;
+#[cfg(feature = "crypto")]
+mod encryption;
+#[cfg(all(feature = "crypto", feature = "sql"))]
+pub use encryption::sql_crypto_error;
+#[cfg(feature = "crypto")]
+pub use encryption::{CryptoError, KdfParams, KeySource, crypto_error, open_encrypted, open_plain};
 #[cfg(feature = "sql")]
 mod vectors;
 #[cfg(feature = "sql")]

@@ -1,13 +1,19 @@
 //! Commits in a loop until killed, printing `committed N` after each commit returns.
+//! `crash_writer PATH [HEXKEY]`: with a key, the database is encrypted at rest.
 //!
 //! Each transaction N writes rows 3N, 3N+1, 3N+2 (with `txn = N`) and sets the counter row
 //! (key -1) to N, so a reader can tell a partial transaction from a whole one.
-use heliosdb_nano::{ColumnSpec, DataType, Database, TableSpec, Value};
+use heliosdb_nano::{ColumnSpec, DataType, Database, KeySource, TableSpec, Value};
 use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: crash_writer PATH")?;
-    let db = Database::open(&path)?;
+    let db = match std::env::args().nth(2) {
+        Some(hex) => {
+            heliosdb_nano::open_encrypted(&path, &KeySource::from_hex(&hex)?, Default::default())?
+        }
+        None => Database::open(&path)?,
+    };
     let mut next = {
         let r = db.begin_read()?;
         if r.catalog().table("t").is_ok() {
