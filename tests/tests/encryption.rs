@@ -412,3 +412,76 @@ fn a_truncated_file_is_detected() {
     // The original is untouched by all this.
     assert!(read_all(&path, &key(9)).unwrap() > 100);
 }
+
+/// Sync's offline state (the change log, the peer frontier, recorded conflicts) lives in
+/// the same file, so it is sealed too.
+#[test]
+fn sync_state_and_conflicts_are_encrypted_too() {
+    use heliosdb_nano::sync::SyncNode;
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    {
+        let a = EmbeddedDatabase::open_encrypted(&pa, &key(3)).unwrap();
+        let b = EmbeddedDatabase::open_encrypted(&pb, &key(4)).unwrap();
+        a.execute(
+            "CREATE TABLE sync_Capybara (id INT PRIMARY KEY, note TEXT)",
+            &[],
+        )
+        .unwrap();
+        a.execute("INSERT INTO sync_Capybara VALUES (1, 'SyncedOkapi')", &[])
+            .unwrap();
+        let (na, nb) = (
+            SyncNode::new(a.database().clone()),
+            SyncNode::new(b.database().clone()),
+        );
+        nb.apply(&na.changes_for(&nb.frontier().unwrap(), 1000).unwrap())
+            .unwrap();
+        // Concurrent edits of the same row: a conflict recorded on both sides.
+        a.execute(
+            "UPDATE sync_Capybara SET note = 'ConflictTapirA' WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+        b.execute(
+            "UPDATE sync_Capybara SET note = 'ConflictTapirB' WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+        nb.apply(&na.changes_for(&nb.frontier().unwrap(), 1000).unwrap())
+            .unwrap();
+        na.apply(&nb.changes_for(&na.frontier().unwrap(), 1000).unwrap())
+            .unwrap();
+        let conflicts = b
+            .query("SELECT count(*) FROM heliosdb_conflicts", &[])
+            .unwrap();
+        assert_ne!(
+            conflicts.rows[0].values[0],
+            Value::Integer(0),
+            "no conflict was recorded"
+        );
+    }
+    let needles: Vec<Vec<u8>> = [
+        "sync_capybara",
+        "SyncedOkapi",
+        "ConflictTapirA",
+        "ConflictTapirB",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for path in [&pa, &pb] {
+        let seen = found(&std::fs::read(path).unwrap(), &needles);
+        assert!(seen.is_empty(), "{} shows {seen:?}", path.display());
+    }
+    // Both converged, readable with their keys.
+    let note = |p: &Path, k: &KeySource| {
+        EmbeddedDatabase::open_encrypted(p, k)
+            .unwrap()
+            .query("SELECT note FROM sync_Capybara", &[])
+            .unwrap()
+            .rows[0]
+            .values[0]
+            .clone()
+    };
+    assert_eq!(note(&pa, &key(3)), note(&pb, &key(4)));
+}
