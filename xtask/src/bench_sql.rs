@@ -24,7 +24,7 @@
 //! generated data (so both engines must agree with each other and with the data); after
 //! each insert run a scan checks every row. A mismatch aborts the run.
 
-mod ours;
+pub(crate) mod ours;
 mod report;
 mod sqlite;
 
@@ -730,7 +730,7 @@ pub fn run(args: &BenchSqlArgs) -> Result<()> {
     Ok(())
 }
 
-fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(&format!("{engine}-"))
         .tempdir_in(base)
@@ -742,7 +742,7 @@ fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
         })
 }
 
-fn verify(engine: &str, what: &str, got: Check, expected: Check) -> Result<()> {
+pub(crate) fn verify(engine: &str, what: &str, got: Check, expected: Check) -> Result<()> {
     if got != expected {
         bail!(
             "CHECKSUM MISMATCH: {engine} after {what}: returned {} rows (digest sum {:#018x}), \

@@ -6,6 +6,9 @@
 //!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
 //! - `cargo xtask bench-sql [--quick] [--iterations N] [--json PATH] ...`: SQL benchmark of
 //!   HeliosDB's `EmbeddedDatabase` against SQLite; rebuilds and runs itself in release mode.
+//! - `cargo xtask bench-crypto [--quick] [--iterations N] [--rows N] ...`: encryption at
+//!   rest: the core and SQL workloads unencrypted vs encrypted (also with a small page
+//!   cache, so reads decrypt), the KDF and open times, file sizes; runs itself in release.
 //! - `cargo xtask bench-sync [--quick] [--rows N] [--iterations N]`: the sync engine's merge
 //!   throughput, local write overhead and bytes per changed row, against SQLite.
 //! - `cargo xtask bench-net [--quick] [--rows N] [--commits N] [--big N]`: sync over QUIC on
@@ -18,6 +21,7 @@
 //! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
 
 mod bench;
+mod bench_crypto;
 mod bench_net;
 mod bench_sql;
 mod bench_sync;
@@ -55,6 +59,13 @@ enum Command {
     /// The SQL benchmark itself, in the current binary (`bench-sql` runs this in release).
     #[command(hide = true)]
     BenchSqlRun(bench_sql::BenchSqlArgs),
+    /// Encryption-at-rest benchmark: the core and SQL workloads unencrypted vs encrypted,
+    /// warm and with a small page cache, the KDF and open times, file sizes (builds and
+    /// runs in release mode).
+    BenchCrypto(bench_crypto::BenchCryptoArgs),
+    /// The encryption benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchCryptoRun(bench_crypto::BenchCryptoArgs),
     /// Network sync benchmark: QUIC throughput, background-mode latency, idle rounds and the
     /// initial sync of a large database (builds and runs in release mode).
     BenchNet(bench_net::BenchNetArgs),
@@ -87,6 +98,8 @@ fn main() -> ExitCode {
         Command::BenchRun(args) => bench::run(&args),
         Command::BenchSql(args) => bench_sql::launch(&args),
         Command::BenchSqlRun(args) => bench_sql::run(&args),
+        Command::BenchCrypto(args) => bench_crypto::launch(&args),
+        Command::BenchCryptoRun(args) => bench_crypto::run(&args),
         Command::BenchNet(args) => bench_net::launch(&args),
         Command::BenchNetRun(args) => bench_net::run(&args),
         Command::BenchNetClient(args) => bench_net::client(&args),

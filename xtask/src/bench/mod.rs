@@ -11,7 +11,7 @@
 //! from the generated data; after A and B a scan checks that every row arrived. A mismatch
 //! aborts the run: a benchmark that reads nothing is a fake result.
 
-mod ours;
+pub(crate) mod ours;
 mod raw_redb;
 pub(crate) mod report;
 mod sqlite;
@@ -448,7 +448,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(&format!("{engine}-"))
         .tempdir_in(base)
@@ -461,7 +461,7 @@ fn temp_dir(base: &Path, engine: &str) -> Result<tempfile::TempDir> {
 }
 
 /// Run A or B once on a fresh database and check that every row arrived.
-fn write_workload(
+pub(crate) fn write_workload(
     engine: &EngineSpec,
     args: &BenchArgs,
     config: &Config,
@@ -494,7 +494,7 @@ fn write_workload(
     Ok(took)
 }
 
-fn verify(engine: &str, what: &str, got: Check, expected: Check) -> Result<()> {
+pub(crate) fn verify(engine: &str, what: &str, got: Check, expected: Check) -> Result<()> {
     if got != expected {
         bail!(
             "CHECKSUM MISMATCH: {engine} after {what}: read {} rows (digest sum {:#018x}), \

@@ -15,15 +15,22 @@ pub struct Ours {
 }
 
 pub fn open(path: &Path, _args: &BenchArgs) -> Result<Box<dyn Engine>> {
-    let db = Database::open(path)?;
-    let mut tx = db.begin_write()?;
-    tx.create_table(
-        &TableSpec::new(TABLE)
-            .column(ColumnSpec::new("k", DataType::Blob))
-            .column(ColumnSpec::new("v", DataType::Blob))
-            .primary_key(["k"]),
-    )?;
-    tx.commit()?;
+    from_database(Database::open(path)?, true)
+}
+
+/// The engine over an already open database (any backend, any options), creating the `kv`
+/// table when `create` is set; without it the table must exist (a reopened database).
+pub fn from_database(db: Database, create: bool) -> Result<Box<dyn Engine>> {
+    if create {
+        let mut tx = db.begin_write()?;
+        tx.create_table(
+            &TableSpec::new(TABLE)
+                .column(ColumnSpec::new("k", DataType::Blob))
+                .column(ColumnSpec::new("v", DataType::Blob))
+                .primary_key(["k"]),
+        )?;
+        tx.commit()?;
+    }
     Ok(Box::new(Ours { db }))
 }
 

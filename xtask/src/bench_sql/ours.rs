@@ -19,9 +19,20 @@ pub struct Ours {
 }
 
 pub fn open(path: &Path) -> Result<Box<dyn Engine>> {
-    let db = EmbeddedDatabase::open(path)?;
-    for sql in SCHEMA {
-        db.execute(sql, &[])?;
+    with_schema(EmbeddedDatabase::open(path)?, true)
+}
+
+/// The engine over an already open storage engine (any backend, any options), creating
+/// SCHEMA when `create` is set; without it the tables must exist (a reopened database).
+pub fn from_database(db: heliosdb_core::Database, create: bool) -> Result<Box<dyn Engine>> {
+    with_schema(EmbeddedDatabase::from_database(db), create)
+}
+
+fn with_schema(db: EmbeddedDatabase, create: bool) -> Result<Box<dyn Engine>> {
+    if create {
+        for sql in SCHEMA {
+            db.execute(sql, &[])?;
+        }
     }
     Ok(Box::new(Ours { db }))
 }
