@@ -112,6 +112,20 @@ pub trait Source {
     }
 }
 
+/// Whether every column marked in `columns` is a primary-key column whose value the
+/// encoded key gives back exactly (not REAL: the key form normalizes -0.0 and NaN).
+fn key_only(schema: &heliosdb_core::TableSchema, columns: Option<&[bool]>) -> bool {
+    let Some(columns) = columns else { return false };
+    columns.iter().enumerate().all(|(i, &read)| {
+        !read
+            || (schema.primary_key.contains(&i)
+                && schema
+                    .columns
+                    .get(i)
+                    .is_some_and(|c| !matches!(c.data_type, heliosdb_core::DataType::Real)))
+    })
+}
+
 #[cold]
 fn dimension_error(stored: usize, query: usize) -> Error {
     ValueError::InvalidArgument {
@@ -616,6 +630,7 @@ impl<'a> Executor<'a> {
                     k,
                     filter.as_ref(),
                     columns.as_deref(),
+                    columns.as_deref(),
                 )?;
                 for (_, row) in hits {
                     if sink(&row)? == Flow::Stop {
@@ -632,6 +647,9 @@ impl<'a> Executor<'a> {
                 }
             }),
             Plan::Project { input, exprs } => {
+                if let Some(flow) = self.project_vector_search(exprs, input, sink)? {
+                    return Ok(flow);
+                }
                 let mut out = Vec::with_capacity(exprs.len());
                 self.run(input, &mut |row| {
                     out.clear();
@@ -860,6 +878,100 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// `Project` straight over a [`Plan::VectorSearch`], or a projection of columns over
+    /// that (the shape ORDER BY leaves when it sorted by a hidden distance column): the
+    /// search fetches only the columns the projected expressions read, and expressions
+    /// no output refers to (the hidden sort key, already ordered by) are not evaluated.
+    /// `None` for any other shape.
+    fn project_vector_search(
+        &self,
+        exprs: &[Expr],
+        input: &Plan,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<Flow>> {
+        let (used, search): (Vec<&Expr>, &Plan) = match input {
+            Plan::VectorSearch { .. } => (exprs.iter().collect(), input),
+            Plan::Project {
+                input: search,
+                exprs: inner,
+            } if matches!(**search, Plan::VectorSearch { .. }) => {
+                let mut used = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    match e {
+                        Expr::Column(c) if *c < inner.len() => used.push(&inner[*c]),
+                        _ => return Ok(None),
+                    }
+                }
+                (used, &**search)
+            }
+            _ => return Ok(None),
+        };
+        let Plan::VectorSearch {
+            table,
+            column,
+            metric,
+            index,
+            ef_search,
+            query,
+            limit,
+            offset,
+            filter,
+            columns,
+        } = search
+        else {
+            return Ok(None);
+        };
+        // The columns the outputs and the filter read (None: all of them); the search
+        // pads the flags to the table's width.
+        let fetch: Option<Vec<bool>> = (|| {
+            let mut read = Vec::new();
+            for e in used.iter().copied().chain(filter.as_ref()) {
+                crate::bind::columns_read(e, &mut read)?;
+            }
+            let mut mask = Vec::new();
+            for i in read {
+                if i >= mask.len() {
+                    mask.resize(i + 1, false);
+                }
+                mask[i] = true;
+            }
+            Some(mask)
+        })();
+        let k = match (
+            self.count_arg(Some(limit), "LIMIT")?,
+            self.count_arg(offset.as_ref(), "OFFSET")?,
+        ) {
+            (Some(l), o) => l.saturating_add(o.unwrap_or(0)),
+            (None, _) => usize::MAX,
+        };
+        let hits = self.vector_search(
+            table,
+            *column,
+            *metric,
+            index.as_deref(),
+            *ef_search,
+            query,
+            k,
+            filter.as_ref(),
+            columns.as_deref(),
+            match &fetch {
+                Some(f) => Some(f),
+                None => columns.as_deref(),
+            },
+        )?;
+        let mut out = Vec::with_capacity(used.len());
+        for (_, row) in hits {
+            out.clear();
+            for e in &used {
+                out.push(self.eval(e, &row)?);
+            }
+            if sink(&out)? == Flow::Stop {
+                return Ok(Some(Flow::Stop));
+            }
+        }
+        Ok(Some(Flow::More))
+    }
+
     /// The rows of a [`Plan::VectorSearch`], nearest first.
     #[allow(clippy::too_many_arguments)]
     fn vector_search(
@@ -873,9 +985,10 @@ impl<'a> Executor<'a> {
         k: usize,
         filter: Option<&Expr>,
         columns: Option<&[bool]>,
+        fetch_columns: Option<&[bool]>,
     ) -> Result<crate::vector::Hits> {
         let metric = crate::vector::metric_of_code(metric)?;
-        let q = self.eval(query, &[])?;
+        let q = self.operand(query, &[])?;
         if q.is_null() || k == 0 {
             return Ok(Vec::new());
         }
@@ -904,8 +1017,28 @@ impl<'a> Executor<'a> {
                     return Err(dimension_error(view.index.dim() as usize, q.len()));
                 }
                 let ef = ctx.ef_search.unwrap_or(ef_search).max(1) as usize;
+                // The view is exactly this snapshot's rows with a vector: when only key
+                // columns are read, the row comes from the key (an index-only scan).
+                let width = schema.columns.len();
+                let padded: Option<Vec<bool>> = fetch_columns.and_then(|f| {
+                    (f.len() <= width).then(|| {
+                        let mut f = f.to_vec();
+                        f.resize(width, false);
+                        f
+                    })
+                });
+                let fetch_columns = padded.as_deref();
+                let key_only = key_only(schema, fetch_columns);
                 let mut fetch = |key: &[u8]| -> Result<Option<Row>> {
-                    self.source.get(table, &key::decode(key)?, columns)
+                    let values = key::decode(key)?;
+                    if key_only {
+                        let mut row = vec![Value::Null; width];
+                        for (&c, v) in schema.primary_key.iter().zip(values) {
+                            row[c] = v;
+                        }
+                        return Ok(Some(row));
+                    }
+                    self.source.get(table, &values, fetch_columns)
                 };
                 if let Some(hits) = crate::vector::indexed_top_k(
                     &view,

@@ -391,13 +391,21 @@ impl VectorState {
         def: &HnswDef,
     ) -> Result<Arc<View>> {
         let seq = r.last_commit_seq()?;
+        let key = (table.id, def.name.clone());
+        let cached = lock(&self.views).get(&key).cloned();
+        // Nothing committed since the cached view: it is this snapshot's index (a
+        // compaction that swaps segments in drops the cached view, see `compact`).
+        if let Some(v) = &cached
+            && v.seq == seq
+            && v.def == *def
+        {
+            return Ok(v.clone());
+        }
         let meta = match r.aux_get(&meta_key(table.id, &def.name))? {
             Some(b) => Some(Meta::decode(&b)?),
             None => None,
         };
         let generation = meta.as_ref().map_or(0, |m| m.generation);
-        let key = (table.id, def.name.clone());
-        let cached = lock(&self.views).get(&key).cloned();
         let view = match cached {
             Some(v) if v.generation == generation && v.def == *def && v.seq == seq => return Ok(v),
             Some(v) if v.generation == generation && v.def == *def && v.seq < seq => {
@@ -741,9 +749,13 @@ pub fn compact(db: &Database, table: &str, def: &HnswDef, how: Compaction) -> Re
     };
     w.aux_put(&meta_key(schema.id, &def.name), &meta.encode())?;
     w.commit()?;
-    let mut cached = lock(&state.segments);
-    cached.retain(|(t, i, _), _| !(*t == schema.id && *i == def.name));
-    cached.insert((schema.id, def.name.clone(), next), Arc::new(segment));
+    {
+        let mut cached = lock(&state.segments);
+        cached.retain(|(t, i, _), _| !(*t == schema.id && *i == def.name));
+        cached.insert((schema.id, def.name.clone(), next), Arc::new(segment));
+    }
+    // The next query loads the new generation (the cached view's seq may still match).
+    lock(&state.views).remove(&(schema.id, def.name.clone()));
     Ok(true)
 }
 

@@ -103,9 +103,8 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
         Metric::L2 => l2_squared(a, b).sqrt(),
         Metric::Cosine => {
-            let n = a.len().min(b.len());
-            let (a, b) = (&a[..n], &b[..n]);
-            cosine_from_parts(dot(a, b), dot(a, a), dot(b, b))
+            let (ab, aa, bb) = simd::cos_parts(a, b);
+            cosine_from_parts(ab, aa, bb)
         }
         Metric::InnerProduct => -dot(a, b),
     }
@@ -147,10 +146,64 @@ impl Ord for Scored {
     }
 }
 
+/// One row's distance from the query as brute force ranks it (L2 squared; the root is
+/// taken of the k survivors only). `q_norm2` is [`simd::norm2`] of the query (cosine).
+#[inline]
+fn ranking_distance(metric: Metric, q: &[f32], q_norm2: f32, row: &[f32]) -> f32 {
+    match metric {
+        Metric::L2 => l2_squared(q, row),
+        Metric::Cosine => {
+            let (d, row_norm2) = simd::dot_norm(q, row);
+            cosine_from_parts(d, q_norm2, row_norm2)
+        }
+        Metric::InnerProduct => -dot(q, row),
+    }
+}
+
+/// The `k` best `(distance, row)` pairs offered, ties to the row offered first.
+struct Best {
+    k: usize,
+    heap: BinaryHeap<Scored>,
+}
+
+impl Best {
+    fn new(k: usize, rows: usize) -> Best {
+        Best {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(rows) + 1),
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, dist: f32, id: u32) {
+        let cand = Scored { dist, id };
+        if self.heap.len() < self.k {
+            self.heap.push(cand);
+        } else if let Some(mut top) = self.heap.peek_mut()
+            && cand < *top
+        {
+            *top = cand;
+        }
+    }
+
+    fn finish(self, metric: Metric) -> Vec<(u32, f32)> {
+        let mut out = self.heap.into_sorted_vec();
+        if metric == Metric::L2 {
+            for s in &mut out {
+                s.dist = s.dist.sqrt();
+            }
+        }
+        out.into_iter().map(|s| (s.id, s.dist)).collect()
+    }
+}
+
 /// Exact top-k over a flat row-major `n × dim` array: `(row index, distance)` in ascending
 /// distance, ties to the lower index, NaN distances last. A trailing partial row (when
 /// `data.len()` is not a multiple of `dim`) is ignored; `dim == 0` or `k == 0` gives an empty
 /// result; a query whose length differs from `dim` is compared on the shorter length.
+///
+/// Cosine reads each row once (its dot with the query and its norm in one pass). The
+/// distances are bit-identical to [`distance`]'s.
 pub fn brute_force(
     metric: Metric,
     data: &[f32],
@@ -162,34 +215,71 @@ pub fn brute_force(
         return Vec::new();
     }
     let rows = data.chunks_exact(dim);
-    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k.min(rows.len()) + 1);
+    let mut best = Best::new(k, rows.len());
     let q = &query[..query.len().min(dim)];
-    let q_norm2 = dot(q, q);
+    let q_norm2 = simd::norm2(q);
     for (i, row) in rows.enumerate().take(u32::MAX as usize) {
-        let d = match metric {
-            Metric::L2 => l2_squared(q, row),
-            Metric::Cosine => cosine_from_parts(dot(q, row), q_norm2, dot(row, row)),
-            Metric::InnerProduct => -dot(q, row),
-        };
-        let cand = Scored {
-            dist: d,
-            id: i as u32,
-        };
-        if heap.len() < k {
-            heap.push(cand);
-        } else if let Some(mut top) = heap.peek_mut()
-            && cand < *top
-        {
-            *top = cand;
+        best.offer(ranking_distance(metric, q, q_norm2, row), i as u32);
+    }
+    best.finish(metric)
+}
+
+/// Bytes of rows a batch keeps hot while every query of the batch passes over them
+/// (well inside a core's L2 cache).
+const BATCH_BLOCK_BYTES: usize = 128 * 1024;
+
+/// [`brute_force`] for many queries at once: `queries` is a flat row-major `nq × dim`
+/// array (a trailing partial query is ignored) and the result holds, per query in order,
+/// exactly what `brute_force(metric, data, dim, query, k)` returns for it.
+///
+/// A throughput API: the data is read from memory once per batch instead of once per
+/// query (each block of rows is compared with every query while it is in cache), and
+/// cosine computes each row's norm once per batch. A single query gains nothing from it.
+/// `dim == 0` gives no results; `k == 0` an empty result per query.
+pub fn brute_force_batch(
+    metric: Metric,
+    data: &[f32],
+    dim: usize,
+    queries: &[f32],
+    k: usize,
+) -> Vec<Vec<(u32, f32)>> {
+    if dim == 0 {
+        return Vec::new();
+    }
+    let queries: Vec<&[f32]> = queries.chunks_exact(dim).collect();
+    if k == 0 {
+        return vec![Vec::new(); queries.len()];
+    }
+    let n = (data.len() / dim).min(u32::MAX as usize);
+    let data = &data[..n * dim];
+    let mut best: Vec<Best> = queries.iter().map(|_| Best::new(k, n)).collect();
+    let q_norm2: Vec<f32> = match metric {
+        Metric::Cosine => queries.iter().map(|q| simd::norm2(q)).collect(),
+        _ => Vec::new(),
+    };
+    let block_rows = (BATCH_BLOCK_BYTES / (dim * 4)).max(1);
+    let mut row_norm2 = Vec::with_capacity(block_rows);
+    for (b, block) in data.chunks(block_rows * dim).enumerate() {
+        let first = b * block_rows;
+        if metric == Metric::Cosine {
+            row_norm2.clear();
+            row_norm2.extend(block.chunks_exact(dim).map(simd::norm2));
+        }
+        for (qi, q) in queries.iter().enumerate() {
+            let best = &mut best[qi];
+            for (j, row) in block.chunks_exact(dim).enumerate() {
+                let d = match metric {
+                    Metric::L2 => l2_squared(q, row),
+                    Metric::Cosine => {
+                        cosine_from_parts(simd::cos_dot(q, row), q_norm2[qi], row_norm2[j])
+                    }
+                    Metric::InnerProduct => -dot(q, row),
+                };
+                best.offer(d, (first + j) as u32);
+            }
         }
     }
-    let mut out = heap.into_sorted_vec();
-    if metric == Metric::L2 {
-        for s in &mut out {
-            s.dist = s.dist.sqrt();
-        }
-    }
-    out.into_iter().map(|s| (s.id, s.dist)).collect()
+    best.into_iter().map(|b| b.finish(metric)).collect()
 }
 
 #[cfg(test)]
@@ -278,6 +368,53 @@ mod tests {
     }
 
     #[test]
+    fn batch_equals_single_queries() {
+        let mut seed = 11u64;
+        for &(n, dim, nq) in &[
+            (0usize, 4usize, 3usize),
+            (1, 1, 1),
+            (97, 7, 5),
+            (700, 96, 9),
+            (300, 384, 4),
+        ] {
+            let mut data: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed)).collect();
+            if n > 10 {
+                // A duplicate (ties) and a zero row (NaN cosine).
+                let (head, tail) = data.split_at_mut(5 * dim);
+                tail[..dim].copy_from_slice(&head[..dim]);
+                for x in &mut data[3 * dim..4 * dim] {
+                    *x = 0.0;
+                }
+            }
+            let mut queries: Vec<f32> = (0..nq * dim).map(|_| lcg(&mut seed)).collect();
+            // A query equal to a row, a zero query, and a trailing partial query (ignored).
+            if n > 10 && nq > 2 {
+                queries[..dim].copy_from_slice(&data[7 * dim..8 * dim]);
+                for x in &mut queries[dim..2 * dim] {
+                    *x = 0.0;
+                }
+            }
+            queries.extend(std::iter::repeat_n(0.5, dim / 2));
+            for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+                for k in [0usize, 1, 10, n + 2] {
+                    let batch = brute_force_batch(metric, &data, dim, &queries, k);
+                    assert_eq!(batch.len(), nq);
+                    for (qi, got) in batch.iter().enumerate() {
+                        let q = &queries[qi * dim..(qi + 1) * dim];
+                        let want = brute_force(metric, &data, dim, q, k);
+                        assert_eq!(got.len(), want.len());
+                        for (g, w) in got.iter().zip(&want) {
+                            assert_eq!(g.0, w.0, "{metric:?} n {n} dim {dim} q {qi} k {k}");
+                            assert!(g.1.to_bits() == w.1.to_bits() || g.1.is_nan() && w.1.is_nan());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(brute_force_batch(Metric::L2, &[1.0], 0, &[1.0], 3).is_empty());
+    }
+
+    #[test]
     fn brute_force_equals_naive_sort() {
         let mut seed = 7u64;
         for &(n, dim) in &[(0usize, 3usize), (1, 1), (50, 7), (300, 33), (500, 128)] {
@@ -308,6 +445,10 @@ mod tests {
                             (g.1.is_nan() && w.1.is_nan()) || (g.1 - w.1).abs() <= 1e-5,
                             "{g:?} {w:?}"
                         );
+                        if metric != Metric::L2 {
+                            // Cosine and inner product: the very same bits as `distance`.
+                            assert!(g.1.is_nan() && w.1.is_nan() || g.1.to_bits() == w.1.to_bits());
+                        }
                     }
                 }
             }

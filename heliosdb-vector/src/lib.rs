@@ -26,7 +26,9 @@ mod compare_tests;
 #[cfg(test)]
 extern crate self as heliosdb_vector;
 
-pub use distance::{Metric, brute_force, distance, dot, kernel_name, l2_squared, norm};
+pub use distance::{
+    Metric, brute_force, brute_force_batch, distance, dot, kernel_name, l2_squared, norm,
+};
 pub use error::{Error, Result};
 pub use index::VectorIndex;
 pub use key::Key;

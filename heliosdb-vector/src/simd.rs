@@ -35,6 +35,67 @@ pub(crate) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     portable::l2_squared(a, b)
 }
 
+/// The sums cosine needs, in one pass: `(dot(a, b), dot(a, a), dot(b, b))` over the first
+/// `min(a.len(), b.len())` components. [`dot_norm`] and [`norm2`] add up in exactly the same
+/// order, so their results are bit-identical to the matching parts of this one (the cosine
+/// distance of two vectors is the same whichever of these computed it).
+#[inline]
+pub(crate) fn cos_parts(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above), and the
+        // slices have equal length.
+        let [ab, aa, bb] = unsafe { x86::sums::<true, true, true>(a, b) };
+        return (ab, aa, bb);
+    }
+    (
+        portable::dot(a, b),
+        portable::dot(a, a),
+        portable::dot(b, b),
+    )
+}
+
+/// `(dot(a, b), dot(b, b))` of [`cos_parts`], in one pass (a query against a row).
+#[inline]
+pub(crate) fn dot_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: as in `cos_parts`.
+        let [ab, _, bb] = unsafe { x86::sums::<true, false, true>(a, b) };
+        return (ab, bb);
+    }
+    (portable::dot(a, b), portable::dot(b, b))
+}
+
+/// `dot(a, a)` as [`cos_parts`] adds it up.
+#[inline]
+pub(crate) fn norm2(a: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: as in `cos_parts` (both slices are `a`).
+        return unsafe { x86::sums::<false, true, false>(a, a) }[1];
+    }
+    portable::dot(a, a)
+}
+
+/// `dot(a, b)` as [`cos_parts`] adds it up (for a batch of queries against rows whose
+/// [`norm2`] is known).
+#[inline]
+pub(crate) fn cos_dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: as in `cos_parts`.
+        return unsafe { x86::sums::<true, false, false>(a, b) }[0];
+    }
+    portable::dot(a, b)
+}
+
 /// Whether the AVX2+FMA kernels can run on this CPU (detected once, then cached).
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -180,6 +241,97 @@ mod x86 {
         sum
     }
 
+    /// The sum of four accumulators' lanes, `(v0 + v1) + (v2 + v3)` first.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn reduce4(v: [__m256; 4]) -> f32 {
+        hsum(_mm256_add_ps(
+            _mm256_add_ps(v[0], v[1]),
+            _mm256_add_ps(v[2], v[3]),
+        ))
+    }
+
+    /// `[dot(a, b), dot(a, a), dot(b, b)]`, each only if asked for (the others are 0), in
+    /// one pass with four 8-lane FMA accumulators per sum (32 floats per iteration; then
+    /// 8 at a time round-robin, a scalar tail). Every sum is added up in the same order
+    /// whichever others are computed with it.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA, and `a.len() == b.len()`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) unsafe fn sums<const AB: bool, const AA: bool, const BB: bool>(
+        a: &[f32],
+        b: &[f32],
+    ) -> [f32; 3] {
+        debug_assert_eq!(a.len(), b.len());
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let zero = _mm256_setzero_ps();
+        let (mut ab, mut aa, mut bb) = ([zero; 4], [zero; 4], [zero; 4]);
+        let mut i = 0usize;
+        while i + 32 <= n {
+            for j in 0..4 {
+                // SAFETY: i + 32 <= n and j < 4, so the 8-float loads at i + 8 * j are in
+                // bounds of both slices; loadu has no alignment requirement.
+                let (x, y) = unsafe {
+                    (
+                        _mm256_loadu_ps(pa.add(i + 8 * j)),
+                        _mm256_loadu_ps(pb.add(i + 8 * j)),
+                    )
+                };
+                if AB {
+                    ab[j] = _mm256_fmadd_ps(x, y, ab[j]);
+                }
+                if AA {
+                    aa[j] = _mm256_fmadd_ps(x, x, aa[j]);
+                }
+                if BB {
+                    bb[j] = _mm256_fmadd_ps(y, y, bb[j]);
+                }
+            }
+            i += 32;
+        }
+        let mut j = 0usize;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n, so the 8-float loads at i are in bounds of both slices.
+            let (x, y) = unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
+            if AB {
+                ab[j] = _mm256_fmadd_ps(x, y, ab[j]);
+            }
+            if AA {
+                aa[j] = _mm256_fmadd_ps(x, x, aa[j]);
+            }
+            if BB {
+                bb[j] = _mm256_fmadd_ps(y, y, bb[j]);
+            }
+            j = (j + 1) & 3;
+            i += 8;
+        }
+        let mut out = [0.0f32; 3];
+        if AB {
+            out[0] = reduce4(ab);
+        }
+        if AA {
+            out[1] = reduce4(aa);
+        }
+        if BB {
+            out[2] = reduce4(bb);
+        }
+        for t in i..n {
+            if AB {
+                out[0] += a[t] * b[t];
+            }
+            if AA {
+                out[1] += a[t] * a[t];
+            }
+            if BB {
+                out[2] += b[t] * b[t];
+            }
+        }
+        out
+    }
+
     /// Squared L2 distance with four 8-lane FMA accumulators (32 floats per iteration).
     ///
     /// # Safety
@@ -247,5 +399,25 @@ mod tests {
         assert!((dot(&a, &b) - portable::dot(&a, &b)).abs() < 1e-4);
         assert!((l2_squared(&a, &b) - portable::l2_squared(&a, &b)).abs() < 1e-4);
         assert!(!kernel_name().is_empty());
+    }
+
+    #[test]
+    fn cosine_sums_agree_bitwise() {
+        for n in [0usize, 1, 7, 8, 31, 32, 33, 77, 384, 391] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let (ab, aa, bb) = cos_parts(&a, &b);
+            let (ba, bb2, aa2) = cos_parts(&b, &a);
+            assert_eq!(ab.to_bits(), ba.to_bits());
+            assert_eq!(aa.to_bits(), aa2.to_bits());
+            assert_eq!(bb.to_bits(), bb2.to_bits());
+            assert_eq!(dot_norm(&a, &b), (ab, bb));
+            assert_eq!(norm2(&a).to_bits(), aa.to_bits());
+            assert_eq!(cos_dot(&a, &b).to_bits(), ab.to_bits());
+            let scale = 1e-4 * (n as f32).max(1.0);
+            assert!((ab - portable::dot(&a, &b)).abs() <= scale);
+            assert!((aa - portable::dot(&a, &a)).abs() <= scale);
+            assert!((bb - portable::dot(&b, &b)).abs() <= scale);
+        }
     }
 }
