@@ -4,20 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn heliosdb(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    heliosdb_env(args, stdin, &[])
 }
 
 fn text(b: &[u8]) -> String {
