@@ -287,6 +287,8 @@ const HELP: &str = "\
 Type SQL ending in `;` (PostgreSQL dialect). Meta-commands:
   \\dt          list tables
   \\d TABLE     describe a table
+  \\compression [TABLE]
+               per column: codec, raw and stored bytes, ratio (all tables without TABLE)
   \\timing      toggle timing of statements
   \\q           quit";
 
@@ -391,6 +393,39 @@ fn meta(
                 }
             }
         },
+        "\\compression" => {
+            let r = session.database().begin_read()?;
+            let tables: Vec<_> = match words.next() {
+                Some(name) => vec![r.catalog().table(name)?.clone()],
+                None => r.catalog().tables().cloned().collect(),
+            };
+            let mut rows = Vec::new();
+            for table in tables {
+                let layout = if table.is_columnar() {
+                    "columnar"
+                } else {
+                    "row"
+                };
+                for s in r.compression_stats(&table.name)? {
+                    rows.push(heliosdb_nano::compression_row(&table.name, layout, &s));
+                }
+            }
+            output::print_rows(
+                &[
+                    "table_name",
+                    "column_name",
+                    "layout",
+                    "codec",
+                    "value_count",
+                    "raw_bytes",
+                    "stored_bytes",
+                    "ratio",
+                ],
+                &rows,
+                Format::Table,
+                out,
+            )?;
+        }
         other => println!("unknown meta-command {other}; \\? lists them"),
     }
     Ok(true)

@@ -75,7 +75,7 @@ fn benches(c: &mut Criterion) {
                     .get("kv", &[Value::Blob(key((i * 7919) % ROWS))])
                     .unwrap()
                     .unwrap();
-                if let ValueRef::Blob(v) = row.get(1).unwrap() {
+                if let ValueRef::Blob(v) = row.get(1).unwrap().as_ref() {
                     sum += u64::from(v[0]);
                 }
             }
@@ -87,7 +87,7 @@ fn benches(c: &mut Criterion) {
             let r = db.begin_read().unwrap();
             let mut sum = 0u64;
             for row in r.scan("kv", ..).unwrap() {
-                if let ValueRef::Blob(v) = row.unwrap().get(1).unwrap() {
+                if let ValueRef::Blob(v) = row.unwrap().get(1).unwrap().as_ref() {
                     sum += u64::from(v[0]);
                 }
             }

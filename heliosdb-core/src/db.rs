@@ -134,6 +134,9 @@ pub(crate) struct Inner {
     /// State that layers above core derive from the data and share per open database
     /// (e.g. the SQL layer's loaded vector indexes), by type; see [`Database::extension`].
     pub extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// Columnar tables' delta row counts as of the last commit, once counted (a hint for
+    /// when to pack a row group; see `columnar.rs`).
+    pub columnar_delta: Mutex<HashMap<crate::schema::TableId, u64>>,
 }
 
 impl Inner {
@@ -304,6 +307,7 @@ impl Database {
                 subscribers: Mutex::new(Vec::new()),
                 durable: options.durable_commits,
                 extensions: Mutex::new(HashMap::new()),
+                columnar_delta: Mutex::new(HashMap::new()),
             }),
         })
     }

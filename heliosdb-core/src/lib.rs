@@ -28,6 +28,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod columnar;
+mod compress;
 mod db;
 mod error;
 mod fence;
@@ -37,9 +39,12 @@ mod log;
 mod read;
 mod row;
 mod schema;
+mod storage;
 mod value;
 mod write;
 
+pub use columnar::{ColumnZone, GROUP_ROWS, GroupHeader, ZoneFilter};
+pub use compress::{ColumnStats, FSST_EXTENSION};
 pub use db::{CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions, FORMAT_VERSION};
 pub use error::{Error, Result};
 pub use hlc::{Clock, Hlc, WallClock, civil_from_days};
@@ -50,7 +55,10 @@ pub use schema::{
     CATALOG_FORMAT, Catalog, ColumnId, ColumnSchema, ColumnSpec, IndexId, IndexSchema, IndexSpec,
     TableId, TableSchema, TableSpec,
 };
-pub use value::{DataType, VALUE_BYTES_MAX, Value, ValueRef};
+pub use storage::{
+    ColumnCompression, Layout, STORAGE_EXTENSION, STORAGE_FORMAT, StorageOptions, TableCompression,
+};
+pub use value::{DataType, VALUE_BYTES_MAX, Value, ValueCow, ValueRef};
 pub use write::{
     AUX_KEY_BYTES_MAX, CommitInfo, ReplicatedOrigin, Row, Savepoint, WriteScan, WriteTxn,
 };

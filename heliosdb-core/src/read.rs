@@ -8,13 +8,14 @@ use std::sync::OnceLock;
 
 use redb::{ReadOnlyTable, ReadableDatabase, ReadableTable};
 
+use crate::columnar;
 use crate::db::{HISTORY, INDEX, Inner, LOG, META, ROWS};
 use crate::error::{Error, Result};
 use crate::fence::{fence, fence_around_guest};
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, ChangeRecord, LogPosition};
-use crate::row::{StoredRow, row_header};
+use crate::row::{RowBytes, StoredRow, row_header};
 use crate::schema::{Catalog, IndexSchema, TableSchema};
 use crate::value::Value;
 
@@ -41,7 +42,9 @@ pub(crate) fn key_bounds(
     let end = match range.end_bound() {
         Bound::Included(v) => Bound::Excluded(key::prefix_end(&with_prefix(v))),
         Bound::Excluded(v) => Bound::Excluded(with_prefix(v)),
-        Bound::Unbounded => Bound::Excluded(key::prefix_end(&prefix)),
+        // Before `prefix ++ FF`: no row key has it (no key tag is 0xFF); a columnar
+        // table's row groups do (see `columnar.rs`).
+        Bound::Unbounded => Bound::Excluded([&prefix[..], &[0xFF]].concat()),
     };
     (start, end)
 }
@@ -146,10 +149,99 @@ impl ReadTxn {
             let table = self.catalog.table(table)?;
             let k = self.full_key(table, key)?;
             Ok(self
-                .rows
-                .get(k.as_slice())?
+                .lookup(table, &k)?
                 .map(|value| StoredRow { table, value }))
         })
+    }
+
+    /// The stored row under `full_key` (table prefix included): in the rows tree, or for a
+    /// columnar table in its row groups.
+    fn lookup(&self, table: &TableSchema, full_key: &[u8]) -> Result<Option<RowBytes>> {
+        if let Some(value) = self.rows.get(full_key)? {
+            return Ok(Some(value.into()));
+        }
+        if !table.is_columnar() {
+            return Ok(None);
+        }
+        let rowid = columnar::rowid_of_key(&full_key[4..])?;
+        Ok(match columnar::locate(&self.rows, table.id, rowid)? {
+            Some(at) => Some(RowBytes::Owned(columnar::located_bytes(
+                &self.rows, table, &at,
+            )?)),
+            None => None,
+        })
+    }
+
+    /// Every row of `table` handed to `f` as values, one reused buffer; with `wanted`
+    /// only the marked columns are decoded (the others read NULL). For a columnar table,
+    /// groups that `zones` rule out are skipped unread and each group decodes only the
+    /// wanted columns; rows come in storage order. Other tables scan in key order.
+    pub fn scan_columns<E: From<Error>>(
+        &self,
+        table: &str,
+        wanted: Option<&[bool]>,
+        zones: &[columnar::ZoneFilter],
+        mut f: impl FnMut(&[Value]) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
+        let schema = self.catalog.table(table)?;
+        let mut values = Vec::new();
+        if schema.is_columnar() {
+            let headers = fence(|| columnar::headers(&self.rows, schema.id))?;
+            let mut columns = Vec::new();
+            for h in headers {
+                if !columnar::group_may_match(schema, &h, zones) {
+                    continue;
+                }
+                fence(|| columnar::decode_columns(&self.rows, schema, &h, wanted, &mut columns))?;
+                values.clear();
+                values.resize(schema.columns.len(), Value::Null);
+                for i in 0..h.rows as usize {
+                    if h.is_deleted(i) {
+                        continue;
+                    }
+                    for (slot, column) in values.iter_mut().zip(columns.iter_mut()) {
+                        if let Some(v) = column.get_mut(i) {
+                            *slot = std::mem::replace(v, Value::Null);
+                        }
+                    }
+                    if !f(&values)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let mut stop = None;
+        let mut delta = self.scan(table, ..)?;
+        // The groups were read above; what is left is the delta.
+        delta.groups = None;
+        delta.for_each(|row| {
+            row.decode_into(wanted, &mut values)?;
+            match f(&values) {
+                Ok(more) => Ok(more),
+                Err(e) => {
+                    stop = Some(e);
+                    Ok::<_, Error>(false)
+                }
+            }
+        })?;
+        match stop {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The rows tree of this snapshot.
+    pub(crate) fn rows_tree(&self) -> &RawReadTable {
+        &self.rows
+    }
+
+    /// A columnar table's row groups (empty for other tables).
+    pub fn row_groups(&self, table: &str) -> Result<Vec<columnar::GroupHeader>> {
+        let schema = self.catalog.table(table)?;
+        if !schema.is_columnar() {
+            return Ok(Vec::new());
+        }
+        fence(|| columnar::headers(&self.rows, schema.id))
     }
 
     fn full_key(&self, table: &TableSchema, key: &[Value]) -> Result<Vec<u8>> {
@@ -178,7 +270,16 @@ impl ReadTxn {
                 start.as_ref().map(Vec::as_slice),
                 end.as_ref().map(Vec::as_slice),
             ))?;
-            Ok(Scan::new(table, inner))
+            let mut scan = Scan::new(table, inner);
+            if table.is_columnar() {
+                scan.groups = Some(GroupCursor {
+                    rows: &self.rows,
+                    headers: columnar::headers(&self.rows, table.id)?.into(),
+                    start,
+                    end,
+                });
+            }
+            Ok(scan)
         })
     }
 
@@ -246,7 +347,10 @@ impl ReadTxn {
             {
                 let (_, value) = entry?;
                 if row_header(value.value())?.0 <= at {
-                    return Ok(Some(StoredRow { table, value }));
+                    return Ok(Some(StoredRow {
+                        table,
+                        value: value.into(),
+                    }));
                 }
             }
             Ok(None)
@@ -258,8 +362,15 @@ impl ReadTxn {
         fence(|| {
             self.check_as_of(at)?;
             let table = self.catalog.table(table)?;
+            if table.is_columnar() {
+                return Err(Error::InvalidSchema(format!(
+                    "{} is a columnar table: reading all of it as of a past time is not \
+                     supported yet (read single rows as of a time, or use a row table)",
+                    table.name
+                )));
+            }
             let prefix = table.id.to_be_bytes();
-            let end = key::prefix_end(&prefix);
+            let end = [&prefix[..], &[0xFF]].concat();
             let current = self.rows.range(&prefix[..]..end.as_slice())?;
             let history = self.history()?.range(&prefix[..]..end.as_slice())?;
             Ok(AsOfScan {
@@ -373,8 +484,10 @@ impl ReadTxn {
 pub struct Scan<'t> {
     table: &'t TableSchema,
     inner: RawRange,
+    /// A columnar table's row groups not read yet; they come before `inner` (the delta).
+    groups: Option<GroupCursor<'t>>,
     /// Values read ahead from the front, in key order.
-    ahead: VecDeque<RawGuard>,
+    ahead: VecDeque<RowBytes>,
     /// An error met while reading ahead, reported after the rows before it.
     failed: Option<Error>,
     /// The front of `inner` is exhausted.
@@ -383,8 +496,6 @@ pub struct Scan<'t> {
 
 const SCAN_BATCH: usize = 64;
 
-type RawGuard = redb::AccessGuard<'static, &'static [u8]>;
-
 impl<'t> Scan<'t> {
     fn new(table: &'t TableSchema, inner: RawRange) -> Self {
         Scan {
@@ -392,18 +503,67 @@ impl<'t> Scan<'t> {
             inner,
             // Allocated on the first read ahead: `for_each` and point reads never need it.
             ahead: VecDeque::new(),
+            groups: None,
             failed: None,
             done: false,
         }
     }
 
+    /// Reads the next (`back`: the last) unread row group into `ahead`; false when none
+    /// is left.
+    fn read_group(&mut self, back: bool) -> Result<bool> {
+        let table = self.table;
+        let Some(cursor) = self.groups.as_mut() else {
+            return Ok(false);
+        };
+        let header = if back {
+            cursor.headers.pop_back()
+        } else {
+            cursor.headers.pop_front()
+        };
+        let Some(header) = header else {
+            return Ok(false);
+        };
+        let rows = fence(|| columnar::group_rows(cursor.rows, table, &header))?;
+        let mut key = Vec::new();
+        let mut kept = Vec::with_capacity(rows.len());
+        for (rowid, bytes) in rows {
+            key.clear();
+            key.extend_from_slice(&table.id.to_be_bytes());
+            key::encode_into(&Value::Integer(rowid), &mut key);
+            if cursor.contains(&key) {
+                kept.push(RowBytes::Owned(bytes));
+            }
+        }
+        if back {
+            for row in kept.into_iter().rev() {
+                self.ahead.push_back(row);
+            }
+        } else {
+            self.ahead.extend(kept);
+        }
+        Ok(true)
+    }
+
     fn read_ahead(&mut self) {
+        loop {
+            match self.read_group(false) {
+                Ok(true) if self.ahead.is_empty() => continue,
+                Ok(true) => return,
+                Ok(false) => break,
+                Err(e) => {
+                    self.failed = Some(e);
+                    self.done = true;
+                    return;
+                }
+            }
+        }
         self.ahead.reserve(SCAN_BATCH);
         let (inner, ahead) = (&mut self.inner, &mut self.ahead);
         let result = fence(|| {
             for _ in 0..SCAN_BATCH {
                 match inner.next() {
-                    Some(entry) => ahead.push_back(entry?.1),
+                    Some(entry) => ahead.push_back(entry?.1.into()),
                     None => return Ok(true),
                 }
             }
@@ -418,7 +578,7 @@ impl<'t> Scan<'t> {
         }
     }
 
-    fn row(&self, value: RawGuard) -> StoredRow<'t> {
+    fn row(&self, value: RowBytes) -> StoredRow<'t> {
         StoredRow {
             table: self.table,
             value,
@@ -435,10 +595,15 @@ impl<'t> Scan<'t> {
         mut self,
         mut f: impl FnMut(StoredRow<'t>) -> std::result::Result<bool, E>,
     ) -> std::result::Result<(), E> {
-        // Rows an iterator call already read ahead come first.
-        while let Some(value) = self.ahead.pop_front() {
-            if !f(self.row(value))? {
-                return Ok(());
+        // Rows an iterator call already read ahead come first, then unread row groups.
+        loop {
+            while let Some(value) = self.ahead.pop_front() {
+                if !f(self.row(value))? {
+                    return Ok(());
+                }
+            }
+            if !self.read_group(false)? {
+                break;
             }
         }
         if let Some(e) = self.failed.take() {
@@ -455,7 +620,7 @@ impl<'t> Scan<'t> {
                     };
                     let row = StoredRow {
                         table,
-                        value: entry?.1,
+                        value: entry?.1.into(),
                     };
                     in_guest.set(true);
                     let more = f(row);
@@ -499,10 +664,37 @@ impl DoubleEndedIterator for Scan<'_> {
         // Rows read ahead come before everything still in `inner`.
         let inner = &mut self.inner;
         match fence(|| Ok(inner.next_back().transpose()?)) {
-            Ok(Some((_, value))) => Some(Ok(self.row(value))),
-            Ok(None) => self.ahead.pop_back().map(|value| Ok(self.row(value))),
+            Ok(Some((_, value))) => Some(Ok(self.row(value.into()))),
+            Ok(None) => loop {
+                if let Some(value) = self.ahead.pop_back() {
+                    return Some(Ok(self.row(value)));
+                }
+                match self.read_group(true) {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => return Some(Err(e)),
+                }
+            },
             Err(e) => Some(Err(e)),
         }
+    }
+}
+
+/// A columnar scan's unread row groups and the key bounds rows must fall in.
+struct GroupCursor<'t> {
+    rows: &'t RawReadTable,
+    headers: VecDeque<columnar::GroupHeader>,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+}
+
+impl GroupCursor<'_> {
+    fn contains(&self, key: &[u8]) -> bool {
+        (
+            self.start.as_ref().map(Vec::as_slice),
+            self.end.as_ref().map(Vec::as_slice),
+        )
+            .contains(key)
     }
 }
 
@@ -528,7 +720,7 @@ impl<'t> Iterator for IndexScan<'t> {
             full.clear();
             full.extend_from_slice(&self.table.id.to_be_bytes());
             full.extend_from_slice(pk);
-            let value = self.txn.rows.get(full.as_slice())?.ok_or_else(|| {
+            let value = self.txn.lookup(self.table, full)?.ok_or_else(|| {
                 Error::Corrupt(format!("index {} points at a missing row", self.index.name))
             })?;
             Ok(StoredRow {
@@ -561,7 +753,7 @@ impl<'t> AsOfScan<'t> {
                     key,
                     StoredRow {
                         table: self.table,
-                        value,
+                        value: value.into(),
                     },
                 )));
             }
@@ -585,7 +777,7 @@ impl<'t> AsOfScan<'t> {
                     key,
                     StoredRow {
                         table: self.table,
-                        value: v,
+                        value: v.into(),
                     },
                 )));
             }

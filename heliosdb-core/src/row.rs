@@ -12,6 +12,11 @@
 //! it and a read needs nothing but the row's bytes.
 //! A row may hold fewer values than the table has columns: the missing trailing columns
 //! were added later and read as their `backfill` value. History entries hold the same bytes.
+//!
+//! In a row table, a TEXT value of a column set to compress may be stored as TEXT-FSST
+//! (tag 9) or TEXT-LZ4 (tag 10) instead of plain TEXT (see `value.rs` and `compress.rs`,
+//! written by [`encode_table_row`]); every read here returns it as a plain `Value::Text`,
+//! and skipping over it does not decode it.
 
 use redb::AccessGuard;
 
@@ -19,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::key;
 use crate::schema::TableSchema;
-use crate::value::{Reader, Value, ValueRef, encode_value};
+use crate::value::{Reader, StoredRef, Value, ValueCow, ValueRef, encode_value};
 
 pub const ROW_FORMAT: u8 = 1;
 const HEADER_BYTES: usize = 1 + 8 + 2;
@@ -36,6 +41,71 @@ pub(crate) fn encode_row(valid_from: Hlc, rowid: Option<i64>, values: &[Value], 
     for v in values {
         encode_value(v, out);
     }
+}
+
+/// Encodes a row version of `table` as [`encode_row`] does, storing TEXT values compressed
+/// where the table's settings say so and it pays (see `compress.rs`), and noting them for
+/// training symbol tables.
+pub(crate) fn encode_table_row(
+    table: &TableSchema,
+    valid_from: Hlc,
+    rowid: Option<i64>,
+    values: &[Value],
+    out: &mut Vec<u8>,
+) {
+    encode_table_row_with(table, valid_from, rowid, values, out, true);
+}
+
+/// [`encode_table_row`]; `sample`: whether the values count for training and drift.
+pub(crate) fn encode_table_row_with(
+    table: &TableSchema,
+    valid_from: Hlc,
+    rowid: Option<i64>,
+    values: &[Value],
+    out: &mut Vec<u8>,
+    sample: bool,
+) {
+    let codecs = table.row_codecs();
+    if !codecs.any {
+        return encode_row(valid_from, rowid, values, out);
+    }
+    if sample {
+        crate::compress::observe(table, values);
+    }
+    out.clear();
+    out.push(ROW_FORMAT);
+    out.extend_from_slice(&valid_from.0.to_le_bytes());
+    out.extend_from_slice(&(values.len() as u16).to_le_bytes());
+    if let Some(rowid) = rowid {
+        out.extend_from_slice(&rowid.to_le_bytes());
+    }
+    for (v, c) in values.iter().zip(&codecs.columns) {
+        match v {
+            Value::Text(s) if c.mode != crate::compress::Mode::Off => {
+                crate::compress::encode_text(c, s, out)
+            }
+            v => encode_value(v, out),
+        }
+    }
+}
+
+/// Re-encodes a stored row of `table` with the table's current compression settings: the
+/// same values (as many as the row holds), the same `valid_from` and rowid.
+pub(crate) fn reencode_row(table: &TableSchema, bytes: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let (valid_from, n) = row_header(bytes)?;
+    let rowid = if table.has_rowid() {
+        let b: [u8; 8] = bytes
+            .get(HEADER_BYTES..HEADER_BYTES + 8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Error::Corrupt("row truncated before its rowid".into()))?;
+        Some(i64::from_le_bytes(b))
+    } else {
+        None
+    };
+    let mut values = decode_row(table, bytes)?;
+    values.truncate(n);
+    encode_table_row_with(table, valid_from, rowid, &values, out, false);
+    Ok(())
 }
 
 /// The header of a stored row: its validity start and value count.
@@ -72,8 +142,8 @@ pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>
     let start = values_start(table);
     let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
     let mut values = Vec::with_capacity(table.columns.len());
-    for _ in 0..n {
-        values.push(r.value_ref()?.to_owned());
+    for at in 0..n {
+        values.push(crate::compress::decode_stored(table, at, r.stored_ref()?)?.into_owned());
     }
     if !r.is_empty() {
         return Err(r.corrupt("trailing bytes"));
@@ -84,16 +154,32 @@ pub(crate) fn decode_row(table: &TableSchema, bytes: &[u8]) -> Result<Vec<Value>
 
 /// One row read from a snapshot, borrowed from the storage engine's pages.
 ///
-/// Values are decoded lazily: [`StoredRow::get`] returns a [`ValueRef`] without
-/// allocating; [`StoredRow::values`] decodes the whole row.
+/// Values are decoded lazily: [`StoredRow::get`] borrows a value from the page without
+/// allocating (a compressed TEXT is decoded into a `String`); [`StoredRow::values`]
+/// decodes the whole row.
 pub struct StoredRow<'t> {
     pub(crate) table: &'t TableSchema,
-    pub(crate) value: AccessGuard<'static, &'static [u8]>,
+    pub(crate) value: RowBytes,
+}
+
+/// A stored row's bytes: on redb's page, or rebuilt (a columnar table's row).
+pub(crate) enum RowBytes {
+    Page(AccessGuard<'static, &'static [u8]>),
+    Owned(Vec<u8>),
+}
+
+impl From<AccessGuard<'static, &'static [u8]>> for RowBytes {
+    fn from(guard: AccessGuard<'static, &'static [u8]>) -> Self {
+        RowBytes::Page(guard)
+    }
 }
 
 impl<'t> StoredRow<'t> {
     fn bytes(&self) -> &[u8] {
-        self.value.value()
+        match &self.value {
+            RowBytes::Page(guard) => guard.value(),
+            RowBytes::Owned(bytes) => bytes,
+        }
     }
 
     /// The primary-key values (the rowid for tables without a declared key).
@@ -108,7 +194,7 @@ impl<'t> StoredRow<'t> {
         self.table
             .primary_key
             .iter()
-            .map(|&c| Ok(self.get(c)?.to_owned()))
+            .map(|&c| Ok(self.get(c)?.into_owned()))
             .collect()
     }
 
@@ -122,14 +208,15 @@ impl<'t> StoredRow<'t> {
         Ok(row_header(self.bytes())?.0)
     }
 
-    /// The value of column `column` (by position), borrowed.
+    /// The value of column `column` (by position): borrowed from the page, or decoded
+    /// when it is a compressed TEXT (use [`ValueCow::as_ref`] to match on it).
     #[inline]
-    pub fn get(&self, column: usize) -> Result<ValueRef<'_>> {
+    pub fn get(&self, column: usize) -> Result<ValueCow<'_>> {
         let bytes = self.bytes();
         let (_, n) = row_header(bytes)?;
         if column >= n {
             return match self.table.columns.get(column) {
-                Some(c) => Ok(c.backfill_ref()),
+                Some(c) => Ok(ValueCow::Ref(c.backfill_ref())),
                 None => Err(Error::ColumnNotFound {
                     table: self.table.name.clone(),
                     column: format!("#{column}"),
@@ -141,7 +228,7 @@ impl<'t> StoredRow<'t> {
         for _ in 0..column {
             r.skip_value()?;
         }
-        r.value_ref()
+        crate::compress::decode_stored(self.table, column, r.stored_ref()?)
     }
 
     /// All values, owned.
@@ -171,10 +258,14 @@ impl<'t> StoredRow<'t> {
         let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
         for (i, slot) in out.iter_mut().enumerate().take(n) {
             if wanted.is_none_or(|w| w.get(i).copied().unwrap_or(true)) {
-                match r.value_ref()? {
-                    ValueRef::Integer(x) => *slot = Value::Integer(x),
-                    ValueRef::Null => {}
-                    other => *slot = other.to_owned(),
+                match r.stored_ref()? {
+                    StoredRef::Plain(ValueRef::Integer(x)) => *slot = Value::Integer(x),
+                    StoredRef::Plain(ValueRef::Null) => {}
+                    StoredRef::Plain(other) => *slot = other.to_owned(),
+                    compressed => {
+                        *slot =
+                            crate::compress::decode_stored(self.table, i, compressed)?.into_owned()
+                    }
                 }
             } else {
                 r.skip_value()?;
@@ -191,6 +282,19 @@ impl<'t> StoredRow<'t> {
 
     pub fn table(&self) -> &TableSchema {
         self.table
+    }
+
+    /// Adds this row's stored values to per-column totals (see `compress.rs`).
+    pub(crate) fn measure(&self, totals: &mut [crate::compress::ColumnTotals]) -> Result<()> {
+        let bytes = self.bytes();
+        let (_, n) = row_header(bytes)?;
+        let start = values_start(self.table);
+        let mut r = Reader::new(bytes.get(start..).unwrap_or_default(), "row");
+        for at in 0..n.min(totals.len()) {
+            let (tag, framed) = r.next_framed()?;
+            crate::compress::measure(self.table, at, tag, framed, &mut totals[at])?;
+        }
+        Ok(())
     }
 }
 

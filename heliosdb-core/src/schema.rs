@@ -53,6 +53,9 @@ pub struct TableSchema {
     /// and CHECK expressions), opaque to core, by owner name. Persisted with the catalog
     /// and replicated through the change log like the rest of the schema.
     pub extensions: BTreeMap<String, Vec<u8>>,
+    /// Parsed extensions (see `storage.rs`); not persisted.
+    #[serde(skip)]
+    pub(crate) cache: Box<crate::storage::SchemaCache>,
 }
 
 impl TableSchema {
@@ -127,6 +130,8 @@ pub struct TableSpec {
     pub name: String,
     pub columns: Vec<ColumnSpec>,
     pub primary_key: Vec<String>,
+    /// Storage settings (layout, compression); `None`: a plain row table.
+    pub storage: Option<crate::storage::StorageOptions>,
 }
 
 impl TableSpec {
@@ -145,6 +150,20 @@ impl TableSpec {
     pub fn primary_key<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
         self.primary_key = columns.into_iter().map(Into::into).collect();
         self
+    }
+
+    pub fn storage(mut self, storage: crate::storage::StorageOptions) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// A columnar table (see `columnar.rs`): no primary key, no unique index.
+    pub fn columnar(self) -> Self {
+        let storage = crate::storage::StorageOptions {
+            layout: crate::storage::Layout::Columnar,
+            ..self.storage.clone().unwrap_or_default()
+        };
+        self.storage(storage)
     }
 }
 
@@ -281,6 +300,7 @@ impl Catalog {
             if *name != t.name || n == 0 || n > COLUMNS_MAX {
                 return bad("is malformed");
             }
+            t.check_storage()?;
             if t.primary_key.iter().any(|&c| c >= n) {
                 return bad("has a primary key on a missing column");
             }
@@ -336,6 +356,7 @@ impl Catalog {
             primary_key: Vec::new(),
             indexes: Vec::new(),
             extensions: BTreeMap::new(),
+            cache: Default::default(),
         };
         let pk = table.column_positions(&spec.primary_key)?;
         for (n, p) in pk.iter().enumerate() {
@@ -426,6 +447,12 @@ impl Catalog {
                 spec.name
             )));
         }
+        if spec.unique && t.is_columnar() {
+            return Err(Error::InvalidSchema(format!(
+                "table {table} is columnar and cannot have a unique index (a uniqueness \
+                 check would read every row group); use a plain index or a row table"
+            )));
+        }
         let index = IndexSchema {
             id: self.next_index_id,
             name: spec.name.clone(),
@@ -459,6 +486,23 @@ impl Catalog {
         value: Option<Vec<u8>>,
     ) -> Result<Arc<TableSchema>> {
         let mut t = (**self.table(table)?).clone();
+        if key == crate::storage::STORAGE_EXTENSION {
+            let options = match &value {
+                Some(v) => crate::storage::StorageOptions::decode(v)?,
+                None => Default::default(),
+            };
+            if options.layout == crate::storage::Layout::Columnar
+                && (!t.primary_key.is_empty() || t.indexes.iter().any(|i| i.unique))
+            {
+                {
+                    return Err(Error::InvalidSchema(format!(
+                        "table {table} has a primary key or a unique index, so it cannot be \
+                         columnar: a columnar table has no uniqueness checks (drop the \
+                         constraint, or keep a row table)"
+                    )));
+                }
+            }
+        }
         match value {
             Some(v) => t.extensions.insert(key.to_owned(), v),
             None => t.extensions.remove(key),

@@ -3,6 +3,21 @@
 //! The row-value codec is the format a column value has inside a stored row and inside a
 //! change record: one tag byte, then a fixed-width little-endian payload or a `u32` length
 //! and bytes. It is not order-preserving; [`crate::key`] is.
+//!
+//! | tag | value | payload |
+//! | --- | --- | --- |
+//! | 0 / 1 / 2 | NULL / false / true | none |
+//! | 3 / 4 / 7 | INTEGER / REAL (bits) / TIMESTAMP | 8 bytes LE |
+//! | 5 / 6 | TEXT / BLOB | `u32 LE length` + bytes |
+//! | 8 | VECTOR | `u32 LE dimension` + `f32` LE each |
+//! | 9 | TEXT, FSST | `u32 LE symbol-table id` + `u32 LE code length` + codes |
+//! | 10 | TEXT, LZ4 | `u32 LE length` + `heliosdb_compress::lz4` bytes |
+//!
+//! Tags 9 and 10 appear only in stored rows and history versions of row tables (see
+//! `compress.rs`), never in keys or change records: the log keeps plain values, so
+//! replicas and sync never see another node's symbol tables. A compressed form is written
+//! only when it is shorter than the plain one. [`Reader::value_ref`] refuses them (it
+//! reads log records); row reads use [`Reader::stored_ref`].
 
 use std::fmt;
 
@@ -64,6 +79,34 @@ pub enum ValueRef<'a> {
     Timestamp(i64),
     /// Little-endian `f32`s, as stored.
     Vector(&'a [u8]),
+}
+
+/// A value read from a stored row: borrowed from the page, or a TEXT that was stored
+/// compressed and had to be decoded (compression is invisible to readers, but a decoded
+/// string cannot borrow the page). [`ValueCow::as_ref`] gives a [`ValueRef`] either way.
+#[derive(Debug, Clone)]
+pub enum ValueCow<'a> {
+    Ref(ValueRef<'a>),
+    Text(String),
+}
+
+impl<'a> ValueCow<'a> {
+    /// The value as a [`ValueRef`], borrowed from the page or from this decoded string.
+    #[inline]
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            ValueCow::Ref(v) => *v,
+            ValueCow::Text(s) => ValueRef::Text(s),
+        }
+    }
+
+    /// The value, owned (a decoded string is moved, not copied).
+    pub fn into_owned(self) -> Value {
+        match self {
+            ValueCow::Ref(v) => v.to_owned(),
+            ValueCow::Text(s) => Value::Text(s),
+        }
+    }
 }
 
 impl Value {
@@ -230,6 +273,8 @@ const TAG_TEXT: u8 = 5;
 const TAG_BLOB: u8 = 6;
 const TAG_TIMESTAMP: u8 = 7;
 const TAG_VECTOR: u8 = 8;
+pub(crate) const TAG_TEXT_FSST: u8 = 9;
+pub(crate) const TAG_TEXT_LZ4: u8 = 10;
 
 /// The largest text, blob or vector byte length a value may have (1 GiB).
 pub const VALUE_BYTES_MAX: usize = 1 << 30;
@@ -264,6 +309,11 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends a TEXT value in its plain form.
+pub(crate) fn encode_plain_text(s: &str, out: &mut Vec<u8>) {
+    encode_bytes(TAG_TEXT, s.as_bytes(), out);
+}
+
 fn encode_bytes(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -286,6 +336,19 @@ pub fn check_value_size(value: &Value) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A value as stored in a row: plain, or a compressed TEXT still to be decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StoredRef<'a> {
+    Plain(ValueRef<'a>),
+    /// FSST codes of one string, with the id of the column's symbol table they use.
+    Fsst {
+        table: u32,
+        codes: &'a [u8],
+    },
+    /// `heliosdb_compress::lz4` bytes.
+    Lz4(&'a [u8]),
 }
 
 /// A cursor over encoded values; every read is bounds-checked and reports corruption.
@@ -396,8 +459,40 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Reads one value of a stored row: a plain value, or the bytes of a compressed TEXT
+    /// (decoded by `compress.rs` with the column's symbol tables).
+    #[inline]
+    pub(crate) fn stored_ref(&mut self) -> Result<StoredRef<'a>> {
+        match self.bytes.get(self.pos) {
+            Some(&TAG_TEXT_FSST) => {
+                self.pos += 1;
+                let table = self.u32()?;
+                Ok(StoredRef::Fsst {
+                    table,
+                    codes: self.len_prefixed()?,
+                })
+            }
+            Some(&TAG_TEXT_LZ4) => {
+                self.pos += 1;
+                Ok(StoredRef::Lz4(self.len_prefixed()?))
+            }
+            _ => Ok(StoredRef::Plain(self.value_ref()?)),
+        }
+    }
+
+    /// The bytes the next value takes, and the value's tag, without reading it.
+    pub(crate) fn next_framed(&mut self) -> Result<(u8, &'a [u8])> {
+        let start = self.pos;
+        let tag = *self
+            .bytes
+            .get(start)
+            .ok_or_else(|| self.corrupt("truncated"))?;
+        self.skip_value()?;
+        Ok((tag, &self.bytes[start..self.pos]))
+    }
+
     /// Skips one value, checking its framing but not its contents (a text that is not
-    /// read is not checked for UTF-8).
+    /// read is not checked for UTF-8, a compressed text is not decompressed).
     #[inline]
     pub(crate) fn skip_value(&mut self) -> Result<()> {
         match self.u8()? {
@@ -405,7 +500,11 @@ impl<'a> Reader<'a> {
             TAG_INTEGER | TAG_REAL | TAG_TIMESTAMP => {
                 self.take(8)?;
             }
-            TAG_TEXT | TAG_BLOB => {
+            TAG_TEXT | TAG_BLOB | TAG_TEXT_LZ4 => {
+                self.len_prefixed()?;
+            }
+            TAG_TEXT_FSST => {
+                self.take(4)?;
                 self.len_prefixed()?;
             }
             _ => {

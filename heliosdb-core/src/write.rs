@@ -12,6 +12,7 @@ use std::sync::Arc;
 use redb::{ReadableTable, Table};
 
 use crate::CommitNotice;
+use crate::columnar;
 use crate::db::{
     Counters, EXPIRY, HISTORY, INDEX, Inner, LOG, META, META_CATALOG, META_COUNTERS,
     META_GC_HORIZON, ROWS, Shared, reload_settings,
@@ -21,7 +22,7 @@ use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, Change, ChangeRecord, CommitHeader, LogPosition, NodeId, SchemaChange};
-use crate::row::{decode_row, encode_row, row_header};
+use crate::row::{decode_row, encode_table_row, row_header};
 use crate::schema::{
     Catalog, ColumnSpec, IndexSchema, IndexSpec, TableId, TableSchema, TableSpec, check_row,
 };
@@ -197,6 +198,24 @@ struct State {
     replicated_ts_max: Hlc,
     /// The counters as the transaction began (for the collection ride-along).
     counters_at_begin: Counters,
+    /// Columnar tables' delta row counts (see `columnar.rs`), once known.
+    delta_rows: HashMap<TableId, u64>,
+    /// Group headers and the last group decoded, per columnar table this transaction
+    /// read through its key; dropped on any schema change or savepoint rollback.
+    groups: std::cell::RefCell<ColumnarCache>,
+}
+
+#[derive(Default)]
+struct ColumnarCache {
+    headers: HashMap<TableId, Vec<columnar::GroupHeader>>,
+    decoded: Option<columnar::DecodedGroup>,
+}
+
+/// A stored row found by its key: its bytes and, for a columnar table's grouped row,
+/// which group header (by position in the cached list) and row it is.
+struct Found {
+    bytes: Vec<u8>,
+    grouped: Option<(usize, usize)>,
 }
 
 /// Another node's commit as it is replicated here: its origin, its sequence at the origin,
@@ -494,7 +513,13 @@ fn write_new_row(
     pk: &[u8],
     values: &[Value],
 ) -> Result<()> {
-    encode_row(s.commit_ts, rowid_of(table, pk)?, values, &mut s.row_buf);
+    encode_table_row(
+        table,
+        s.commit_ts,
+        rowid_of(table, pk)?,
+        values,
+        &mut s.row_buf,
+    );
     full_key(table_prefix(table.id), pk, &mut s.key_buf);
     let taken = t.put(Tree::Rows, &s.key_buf, &s.row_buf)?;
     if let Some(old) = taken {
@@ -509,6 +534,9 @@ fn write_new_row(
         return Err(e);
     }
     insert_index_entries(t, table, values, pk)?;
+    if table.is_columnar() {
+        delta_grew(t, s, table)?;
+    }
     // The key holds the primary-key columns; the record lists the others.
     let cols = table
         .columns
@@ -521,17 +549,17 @@ fn write_new_row(
     append_log(t, s)
 }
 
-/// Removes an existing row whose stored bytes are `old`.
+/// Removes an existing row, found by `find_row`.
 fn remove_row(
     t: &mut Tables<'_>,
     s: &mut State,
     table: &TableSchema,
     pk: &[u8],
-    old: &[u8],
+    found: &Found,
 ) -> Result<()> {
     let prefix = table_prefix(table.id);
-    full_key(prefix, pk, &mut s.key_buf);
-    t.del(Tree::Rows, &s.key_buf)?;
+    let old = found.bytes.as_slice();
+    unstore_row(t, s, table, pk, found)?;
     if !table.indexes.is_empty() {
         let old_values = decode_row(table, old)?;
         remove_index_entries(t, table, &old_values, pk)?;
@@ -545,6 +573,176 @@ fn get_raw(t: &Tables<'_>, prefix: [u8; 4], pk: &[u8]) -> Result<Option<Vec<u8>>
     let mut k = Vec::with_capacity(4 + pk.len());
     full_key(prefix, pk, &mut k);
     Ok(t.rows.get(k.as_slice())?.map(|g| g.value().to_vec()))
+}
+
+/// The row stored under `pk`: in the rows tree, or in a columnar table's row groups.
+fn find_row(
+    t: &Tables<'_>,
+    cache: &mut ColumnarCache,
+    table: &TableSchema,
+    pk: &[u8],
+) -> Result<Option<Found>> {
+    if let Some(bytes) = get_raw(t, table_prefix(table.id), pk)? {
+        return Ok(Some(Found {
+            bytes,
+            grouped: None,
+        }));
+    }
+    if !table.is_columnar() {
+        return Ok(None);
+    }
+    let rowid = columnar::rowid_of_key(pk)?;
+    if let std::collections::hash_map::Entry::Vacant(e) = cache.headers.entry(table.id) {
+        e.insert(columnar::headers(&t.rows, table.id)?);
+    }
+    let headers = cache.headers.get(&table.id).map_or(&[][..], Vec::as_slice);
+    for (at, h) in headers.iter().enumerate() {
+        if rowid < h.min_rowid || rowid > h.max_rowid {
+            continue;
+        }
+        let cached = cache
+            .decoded
+            .as_ref()
+            .is_some_and(|d| d.table == table.id && d.group == h.group);
+        if !cached {
+            cache.decoded = Some(columnar::DecodedGroup::read(&t.rows, table, h)?);
+        }
+        let Some(decoded) = cache.decoded.as_ref() else {
+            continue;
+        };
+        if let Ok(i) = decoded.rowids.binary_search(&rowid)
+            && !h.is_deleted(i)
+        {
+            return Ok(Some(Found {
+                bytes: decoded.row_bytes(i)?,
+                grouped: Some((at, i)),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Takes a found row out of storage (no history, no log): from the rows tree, or by
+/// marking it deleted in its row group (removing the group with its last row).
+fn unstore_row(
+    t: &mut Tables<'_>,
+    s: &mut State,
+    table: &TableSchema,
+    pk: &[u8],
+    found: &Found,
+) -> Result<()> {
+    let Some((at, i)) = found.grouped else {
+        full_key(table_prefix(table.id), pk, &mut s.key_buf);
+        t.del(Tree::Rows, &s.key_buf)?;
+        if table.is_columnar() {
+            let n = s.delta_rows.entry(table.id).or_insert(1);
+            *n = n.saturating_sub(1);
+        }
+        return Ok(());
+    };
+    let headers = s
+        .groups
+        .get_mut()
+        .headers
+        .get_mut(&table.id)
+        .ok_or_else(|| Error::Corrupt("row group cache lost".into()))?;
+    let header = headers
+        .get_mut(at)
+        .ok_or_else(|| Error::Corrupt("row group cache lost".into()))?;
+    header.set_deleted(i);
+    if header.live() > 0 {
+        let bytes = header.encode();
+        t.put(
+            Tree::Rows,
+            &columnar::header_key(table.id, header.group),
+            &bytes,
+        )?;
+        return Ok(());
+    }
+    let header = headers.remove(at);
+    for key in columnar::group_keys(table.id, &header)? {
+        t.del(Tree::Rows, &key)?;
+    }
+    s.groups.get_mut().decoded = None;
+    Ok(())
+}
+
+/// The number of delta rows of a columnar table, counted once per transaction unless an
+/// earlier commit left the count.
+fn delta_rows(t: &Tables<'_>, s: &mut State, table: &TableSchema) -> Result<u64> {
+    if let Some(&n) = s.delta_rows.get(&table.id) {
+        return Ok(n);
+    }
+    let start = table_prefix(table.id);
+    let end = columnar::delta_end(table.id);
+    let mut n = 0u64;
+    for entry in t.rows.range(&start[..]..end.as_slice())? {
+        entry?;
+        n += 1;
+    }
+    s.delta_rows.insert(table.id, n);
+    Ok(n)
+}
+
+/// Counts a row added to a columnar table's delta and packs full row groups once the
+/// delta holds [`columnar::GROUP_ROWS`] rows.
+fn delta_grew(t: &mut Tables<'_>, s: &mut State, table: &TableSchema) -> Result<()> {
+    let n = delta_rows(t, s, table)?.saturating_add(1);
+    s.delta_rows.insert(table.id, n);
+    if n >= columnar::GROUP_ROWS as u64 {
+        pack_delta(t, s, table, false)?;
+    }
+    Ok(())
+}
+
+/// Packs the delta of a columnar table into row groups of [`columnar::GROUP_ROWS`] rows,
+/// in rowid order; with `all`, the rest too (a smaller last group). A physical change:
+/// rows keep their rowids, values and `valid_from`, so nothing is logged or versioned.
+fn pack_delta(t: &mut Tables<'_>, s: &mut State, table: &TableSchema, all: bool) -> Result<u32> {
+    let start = table_prefix(table.id);
+    let end = columnar::delta_end(table.id);
+    let mut delta: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut groups = 0;
+    let mut next = columnar::next_group(&t.rows, table.id)?;
+    let mut from: Vec<u8> = start.to_vec();
+    loop {
+        delta.clear();
+        keys.clear();
+        for entry in t.rows.range(from.as_slice()..end.as_slice())? {
+            let (k, v) = entry?;
+            let k = k.value();
+            delta.push((columnar::rowid_of_key(&k[4..])?, v.value().to_vec()));
+            keys.push(k.to_vec());
+            if delta.len() == columnar::GROUP_ROWS {
+                break;
+            }
+        }
+        if delta.is_empty() || (delta.len() < columnar::GROUP_ROWS && !all) {
+            break;
+        }
+        for (k, v) in columnar::build_group(table, next, &delta)? {
+            t.put(Tree::Rows, &k, &v)?;
+        }
+        for k in &keys {
+            t.del(Tree::Rows, k)?;
+        }
+        if let Some(last) = keys.last() {
+            from = key::prefix_end(last);
+        }
+        next = next
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupt("row group numbers exhausted".into()))?;
+        groups += 1;
+    }
+    *s.groups.get_mut() = ColumnarCache::default();
+    // What is left is one partial group at most.
+    s.delta_rows
+        .insert(table.id, delta.len() as u64 % columnar::GROUP_ROWS as u64);
+    if all {
+        s.delta_rows.insert(table.id, 0);
+    }
+    Ok(groups)
 }
 
 impl WriteTxn {
@@ -592,6 +790,12 @@ impl WriteTxn {
             finished_changes: 0,
             replicated_ts_max: Hlc::ZERO,
             counters_at_begin: counters,
+            delta_rows: inner
+                .columnar_delta
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            groups: Default::default(),
         };
         Ok(WriteTxn {
             inner,
@@ -784,6 +988,8 @@ impl WriteTxn {
             s.changes = sp.changes;
             s.rowids = sp.rowids.clone();
             s.last_rowid = sp.last_rowid;
+            s.groups = Default::default();
+            s.delta_rows.clear();
             Ok(())
         })?;
         self.catalog = sp.catalog.clone();
@@ -817,6 +1023,7 @@ impl WriteTxn {
     }
 
     fn insert_at(&mut self, table: Arc<TableSchema>, pk: Vec<u8>, values: &[Value]) -> Result<()> {
+        let table = self.train_text_if_due(table)?;
         self.mutate(|t, s| write_new_row(t, s, &table, &pk, values))?;
         if let Some(rowid) = rowid_of(&table, &pk)? {
             self.state.last_rowid = Some(rowid);
@@ -845,7 +1052,7 @@ impl WriteTxn {
     /// Replaces the row with key `key` by `values` (which may carry a new key).
     /// Returns whether the row existed.
     pub fn update(&mut self, table: &str, key: &[Value], values: &[Value]) -> Result<bool> {
-        let table = self.table(table)?;
+        let table = self.train_text_if_due(self.table(table)?)?;
         check_key_arity(&table, key)?;
         check_row(&table, values)?;
         let old_pk = key::encode(key);
@@ -856,9 +1063,10 @@ impl WriteTxn {
         };
         self.mutate(|t, s| {
             let prefix = table_prefix(table.id);
-            let Some(old) = get_raw(t, prefix, &old_pk)? else {
+            let Some(found) = find_row(t, s.groups.get_mut(), &table, &old_pk)? else {
                 return Ok(false);
             };
+            let old = found.bytes.clone();
             let old_values = decode_row(&table, &old)?;
             if new_pk != old_pk {
                 if get_raw(t, prefix, &new_pk)?.is_some() {
@@ -868,7 +1076,7 @@ impl WriteTxn {
                     });
                 }
                 check_unique(t, &table, values, &old_pk, Some(&old_values))?;
-                remove_row(t, s, &table, &old_pk, &old)?;
+                remove_row(t, s, &table, &old_pk, &found)?;
                 write_new_row(t, s, &table, &new_pk, values)?;
                 return Ok(true);
             }
@@ -880,7 +1088,12 @@ impl WriteTxn {
             }
             check_unique(t, &table, values, &old_pk, Some(&old_values))?;
             retire_version(t, s, prefix, &old_pk, &old)?;
-            encode_row(
+            if found.grouped.is_some() {
+                // The new version goes to the delta under the same rowid.
+                unstore_row(t, s, &table, &old_pk, &found)?;
+            }
+            encode_table_row(
+                &table,
                 s.commit_ts,
                 rowid_of(&table, &old_pk)?,
                 values,
@@ -888,6 +1101,9 @@ impl WriteTxn {
             );
             full_key(prefix, &old_pk, &mut s.key_buf);
             t.put(Tree::Rows, &s.key_buf, &s.row_buf)?;
+            if found.grouped.is_some() {
+                delta_grew(t, s, &table)?;
+            }
             for index in &table.indexes {
                 if index.columns.iter().any(|c| changed.contains(c)) {
                     t.del(Tree::Index, &index_key(index, &old_values, &old_pk))?;
@@ -907,10 +1123,10 @@ impl WriteTxn {
         check_key_arity(&table, key)?;
         let pk = key::encode(key);
         self.mutate(|t, s| {
-            let Some(old) = get_raw(t, table_prefix(table.id), &pk)? else {
+            let Some(found) = find_row(t, s.groups.get_mut(), &table, &pk)? else {
                 return Ok(false);
             };
-            remove_row(t, s, &table, &pk, &old)?;
+            remove_row(t, s, &table, &pk, &found)?;
             Ok(true)
         })
     }
@@ -924,8 +1140,8 @@ impl WriteTxn {
         check_key_arity(&table, key)?;
         let pk = key::encode(key);
         self.mutate(|t, s| {
-            if let Some(old) = get_raw(t, table_prefix(table.id), &pk)? {
-                remove_row(t, s, &table, &pk, &old)?;
+            if let Some(found) = find_row(t, s.groups.get_mut(), &table, &pk)? {
+                remove_row(t, s, &table, &pk, &found)?;
                 return Ok(true);
             }
             log::encode_delete(&table.name, &pk, &mut s.log_buf);
@@ -934,13 +1150,25 @@ impl WriteTxn {
         })
     }
 
+    /// Packs every delta row of a columnar table into row groups now, the last one
+    /// possibly smaller than [`columnar::GROUP_ROWS`] (writes pack full groups on their
+    /// own). Returns the number of groups written; a row table has none.
+    pub fn pack_columnar(&mut self, table: &str) -> Result<u32> {
+        let table = self.table(table)?;
+        if !table.is_columnar() {
+            return Ok(0);
+        }
+        self.mutate(|t, s| pack_delta(t, s, &table, true))
+    }
+
     /// Reads a row as this transaction sees it.
     pub fn get(&self, table: &str, key: &[Value]) -> Result<Option<Vec<Value>>> {
         let table = self.table(table)?;
         check_key_arity(&table, key)?;
         let pk = key::encode(key);
-        self.read(|t| match get_raw(t, table_prefix(table.id), &pk)? {
-            Some(bytes) => Ok(Some(decode_row(&table, &bytes)?)),
+        let mut cache = self.state.groups.borrow_mut();
+        self.read(|t| match find_row(t, &mut cache, &table, &pk)? {
+            Some(found) => Ok(Some(decode_row(&table, &found.bytes)?)),
             None => Ok(None),
         })
     }
@@ -954,9 +1182,15 @@ impl WriteTxn {
     ) -> Result<WriteScan<'a>> {
         let table = self.table(table)?;
         let (start, end) = crate::read::key_bounds(table_prefix(table.id), range);
+        let groups = if table.is_columnar() {
+            self.read(|t| columnar::headers(&t.rows, table.id))?.into()
+        } else {
+            std::collections::VecDeque::new()
+        };
         Ok(WriteScan {
             txn: self,
             table,
+            groups,
             next: start,
             end,
             batch: Vec::new(),
@@ -979,6 +1213,7 @@ impl WriteTxn {
         let (start, end) = crate::read::key_bounds(index.id.to_be_bytes(), range);
         self.read(|t| {
             let mut rows = Vec::new();
+            let mut cache = self.state.groups.borrow_mut();
             let bounds = (
                 start.as_ref().map(Vec::as_slice),
                 end.as_ref().map(Vec::as_slice),
@@ -986,12 +1221,12 @@ impl WriteTxn {
             for entry in t.index.range::<&[u8]>(bounds)? {
                 let (k, _) = entry?;
                 let pk = crate::read::index_entry_pk(k.value(), index)?;
-                let bytes = get_raw(t, table_prefix(table.id), pk)?.ok_or_else(|| {
+                let found = find_row(t, &mut cache, &table, pk)?.ok_or_else(|| {
                     Error::Corrupt(format!("index {} points at a missing row", index.name))
                 })?;
                 rows.push(Row {
                     key: key::decode(pk)?,
-                    values: decode_row(&table, &bytes)?,
+                    values: decode_row(&table, &found.bytes)?,
                 });
             }
             Ok(rows)
@@ -1007,19 +1242,23 @@ impl WriteTxn {
             Some(&n) => n,
             None => self.read(|t| {
                 let prefix = table_prefix(table.id);
-                let end = key::prefix_end(&prefix);
+                let end = columnar::delta_end(table.id);
                 let last = t
                     .rows
                     .range(&prefix[..]..end.as_slice())?
                     .next_back()
                     .transpose()?;
+                let mut last = match last {
+                    Some((k, _)) => Some(columnar::rowid_of_key(&k.value()[4..])?),
+                    None => None,
+                };
+                if table.is_columnar() {
+                    last = last.max(columnar::max_grouped_rowid(&t.rows, table.id)?);
+                }
                 Ok(match last {
-                    Some((k, _)) => match key::decode(&k.value()[4..])?.as_slice() {
-                        [Value::Integer(i)] => i.checked_add(1).ok_or_else(|| {
-                            Error::Storage(format!("table {} ran out of rowids", table.name))
-                        })?,
-                        _ => return Err(Error::Corrupt("a rowid key is not an integer".into())),
-                    },
+                    Some(i) => i.checked_add(1).ok_or_else(|| {
+                        Error::Storage(format!("table {} ran out of rowids", table.name))
+                    })?,
                     None => 1,
                 })
             })?,
@@ -1034,18 +1273,39 @@ impl WriteTxn {
 
     fn log_schema(&mut self, table: &str, change: SchemaChange) -> Result<()> {
         self.catalog_dirty = true;
+        self.state.groups = Default::default();
         self.mutate(|t, s| {
             log::encode_schema_change(table, &change, &mut s.log_buf);
             append_log(t, s)
         })
     }
 
-    /// Creates a table.
+    /// Creates a table (with its storage settings, logged as the table's extension).
     pub fn create_table(&mut self, spec: &TableSpec) -> Result<()> {
         let mut catalog = (*self.catalog).clone();
         let table = catalog.create_table(spec)?;
+        if let Some(storage) = &spec.storage {
+            // Checked before anything is logged, so a refused layout changes nothing.
+            catalog.set_extension(
+                &spec.name,
+                crate::storage::STORAGE_EXTENSION,
+                Some(storage.encode()),
+            )?;
+        }
         self.catalog = Arc::new(catalog);
-        self.log_schema(&spec.name, SchemaChange::CreateTable((*table).clone()))
+        let mut created = (*table).clone();
+        created.extensions.clear();
+        self.log_schema(&spec.name, SchemaChange::CreateTable(created))?;
+        if let Some(storage) = &spec.storage {
+            self.log_schema(
+                &spec.name,
+                SchemaChange::SetExtension {
+                    key: crate::storage::STORAGE_EXTENSION.into(),
+                    value: Some(storage.encode()),
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// Drops a table with its rows, history and indexes.
@@ -1092,6 +1352,25 @@ impl WriteTxn {
         key: &str,
         value: Option<Vec<u8>>,
     ) -> Result<()> {
+        if key == crate::compress::FSST_EXTENSION {
+            return Err(Error::InvalidSchema(format!(
+                "the extension {key} holds core's FSST symbol tables and only core writes it; \
+                 use set_column_compression"
+            )));
+        }
+        if key == crate::storage::STORAGE_EXTENSION {
+            let schema = self.table(table)?;
+            let layout = match &value {
+                Some(v) => crate::storage::StorageOptions::decode(v)?.layout,
+                None => crate::storage::Layout::Row,
+            };
+            if layout != schema.storage().layout && self.scan(table, ..)?.next().is_some() {
+                return Err(Error::InvalidSchema(format!(
+                    "table {table} has rows: its layout (row or columnar) is chosen when it \
+                     is created; copy the rows into a new table to change it"
+                )));
+            }
+        }
         let mut catalog = (*self.catalog).clone();
         catalog.set_extension(table, key, value.clone())?;
         self.catalog = Arc::new(catalog);
@@ -1185,6 +1464,12 @@ impl WriteTxn {
                 }
                 // Keep the logged rowid; the next new rowid is looked up again.
                 check_row(&table, &values)?;
+                if table.is_columnar() && self.get(name, key)?.is_some() {
+                    return Err(Error::DuplicateKey {
+                        table: table.name.clone(),
+                        key: show_key(&key::encode(key)),
+                    });
+                }
                 self.state.rowids.remove(&table.id);
                 self.insert_at(table, key::encode(key), &values)
             }
@@ -1234,6 +1519,13 @@ impl WriteTxn {
             Change::Schema(SchemaChange::DropIndex { name: index }) => self.drop_index(index),
             Change::Schema(SchemaChange::SetExtension { key, value }) if name.is_empty() => {
                 self.set_database_extension(key, value.clone())
+            }
+            // Symbol tables are local to each file (see `compress.rs`); never logged, and
+            // another node's are not this node's.
+            Change::Schema(SchemaChange::SetExtension { key, .. })
+                if key == crate::compress::FSST_EXTENSION =>
+            {
+                Ok(())
             }
             Change::Schema(SchemaChange::SetExtension { key, value }) => {
                 self.set_table_extension(name, key, value.clone())
@@ -1317,6 +1609,7 @@ impl WriteTxn {
             ));
         }
         let before = self.state.counters_at_begin;
+        self.train_text_at_commit()?;
         self.finish_logical_commit()?;
         let changes = self.state.finished_changes;
         let mut info = CommitInfo {
@@ -1349,7 +1642,10 @@ impl WriteTxn {
         } else {
             None
         };
-        let WriteTxn { inner, cell, .. } = self;
+        let WriteTxn {
+            inner, cell, state, ..
+        } = self;
+        let delta_rows = state.delta_rows;
         fence(|| {
             let txn = cell.into_owner();
             match new_shared {
@@ -1364,6 +1660,12 @@ impl WriteTxn {
             }
             Ok(())
         })?;
+        if !delta_rows.is_empty() {
+            *inner
+                .columnar_delta
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = delta_rows;
+        }
         if changes > 0 {
             inner.notify(CommitNotice {
                 commit_seq: info.commit_seq,
@@ -1451,10 +1753,188 @@ impl WriteTxn {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Compressed TEXT values (see `compress.rs`)
+// ---------------------------------------------------------------------------------------
+
+impl WriteTxn {
+    /// Sets an extension of `table` that is local to this file: persisted with the catalog,
+    /// never logged (the FSST symbol tables).
+    fn set_local_table_extension(
+        &mut self,
+        table: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<Arc<TableSchema>> {
+        let mut catalog = (*self.catalog).clone();
+        let schema = catalog.set_extension(table, key, value)?;
+        self.catalog = Arc::new(catalog);
+        self.catalog_dirty = true;
+        Ok(schema)
+    }
+
+    /// Trains the symbol tables `table`'s samples call for, if any are due; returns the
+    /// schema to write with (new if a table was added).
+    fn train_text_if_due(&mut self, table: Arc<TableSchema>) -> Result<Arc<TableSchema>> {
+        if !table.text_training_due() {
+            return Ok(table);
+        }
+        self.train_text(&table, false)
+    }
+
+    fn train_text(
+        &mut self,
+        table: &Arc<TableSchema>,
+        at_commit: bool,
+    ) -> Result<Arc<TableSchema>> {
+        let added = crate::compress::plan_training(table, at_commit);
+        if added.is_empty() {
+            return Ok(table.clone());
+        }
+        match crate::compress::add_tables(table, added)? {
+            Some(bytes) => self.set_local_table_extension(
+                &table.name,
+                crate::compress::FSST_EXTENSION,
+                Some(bytes),
+            ),
+            None => Ok(table.clone()),
+        }
+    }
+
+    /// At commit: trains first symbol tables from samples of at least 64 values.
+    fn train_text_at_commit(&mut self) -> Result<()> {
+        let due: Vec<Arc<TableSchema>> = self
+            .catalog
+            .tables()
+            .filter(|t| t.text_training_at_commit() || t.text_training_due())
+            .cloned()
+            .collect();
+        for table in due {
+            self.train_text(&table, true)?;
+        }
+        Ok(())
+    }
+
+    /// Sets how the TEXT values of `table.column` are stored (`ALTER TABLE … ALTER COLUMN …
+    /// SET COMPRESSION`), and rewrites the table's current rows to match: with FSST, a
+    /// symbol table is trained on a sample of the existing values first. The rewrite keeps
+    /// every value and `valid_from` and writes no history and no change record; only the
+    /// setting is logged (as the table's storage extension). History versions keep the
+    /// form they were written in. Row tables only; compressible columns are TEXT columns
+    /// outside the primary key (any column can be set to `None`).
+    pub fn set_column_compression(
+        &mut self,
+        table: &str,
+        column: &str,
+        compression: crate::storage::ColumnCompression,
+    ) -> Result<()> {
+        use crate::storage::ColumnCompression;
+        let schema = self.table(table)?;
+        if schema.is_columnar() {
+            return Err(Error::InvalidSchema(format!(
+                "table {table} is columnar: each of its columns is encoded with the codec that \
+                 suits it, chosen per row group; SET COMPRESSION applies to row tables"
+            )));
+        }
+        let at = schema
+            .column_index(column)
+            .ok_or_else(|| Error::ColumnNotFound {
+                table: table.into(),
+                column: column.into(),
+            })?;
+        let c = &schema.columns[at];
+        if compression != ColumnCompression::None {
+            if c.data_type != crate::DataType::Text {
+                return Err(Error::InvalidSchema(format!(
+                    "column {table}.{column} is {}; in row tables only TEXT columns can be \
+                 compressed (fsst, lz4 or none)",
+                    c.data_type
+                )));
+            }
+            if schema.primary_key.contains(&at) {
+                return Err(Error::InvalidSchema(format!(
+                    "column {table}.{column} is part of the primary key, and key columns are \
+                 stored uncompressed; compress the other TEXT columns"
+                )));
+            }
+        }
+        let id = c.id;
+        let mut options = schema.storage().clone();
+        options.columns.insert(id, compression);
+        self.set_table_extension(
+            table,
+            crate::storage::STORAGE_EXTENSION,
+            Some(options.encode()),
+        )?;
+        if compression == ColumnCompression::Fsst {
+            let mut sample = crate::compress::Reservoir::default();
+            for row in self.scan(table, ..)? {
+                if let Some(Value::Text(s)) = row?.values.get(at) {
+                    sample.offer(s.as_bytes());
+                }
+            }
+            if let Some(st) = sample.train() {
+                let schema = self.table(table)?;
+                if let Some(bytes) = crate::compress::add_tables(&schema, vec![(id, st)])? {
+                    self.set_local_table_extension(
+                        table,
+                        crate::compress::FSST_EXTENSION,
+                        Some(bytes),
+                    )?;
+                }
+            }
+        }
+        self.reencode_rows(table)
+    }
+
+    /// Rewrites the stored bytes of every current row of `table` with its current
+    /// compression settings, in batches: the same values, no history, no change record.
+    fn reencode_rows(&mut self, table: &str) -> Result<()> {
+        let schema = self.table(table)?;
+        let prefix = table_prefix(schema.id);
+        let end = key::prefix_end(&prefix);
+        let mut next = Bound::Included(prefix.to_vec());
+        let mut out = Vec::new();
+        loop {
+            let batch = self.read(|t| {
+                let mut batch = Vec::with_capacity(SCAN_BATCH);
+                let range = (
+                    next.as_ref().map(Vec::as_slice),
+                    Bound::Excluded(end.as_slice()),
+                );
+                for entry in t.rows.range::<&[u8]>(range)?.take(SCAN_BATCH) {
+                    let (k, v) = entry?;
+                    batch.push((k.value().to_vec(), v.value().to_vec()));
+                }
+                Ok(batch)
+            })?;
+            let Some((last, _)) = batch.last() else {
+                return Ok(());
+            };
+            next = Bound::Excluded(last.clone());
+            let done = batch.len() < SCAN_BATCH;
+            self.mutate(|t, _| {
+                for (k, v) in &batch {
+                    crate::row::reencode_row(&schema, v, &mut out)?;
+                    if out != *v {
+                        t.put(Tree::Rows, k, &out)?;
+                    }
+                }
+                Ok(())
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// A batched scan inside a write transaction.
 pub struct WriteScan<'a> {
     txn: &'a WriteTxn,
     table: Arc<TableSchema>,
+    /// A columnar table's row groups not read yet; they come before the delta rows.
+    groups: std::collections::VecDeque<columnar::GroupHeader>,
     next: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
     batch: Vec<(Vec<u8>, Vec<u8>)>,
@@ -1465,6 +1945,27 @@ const SCAN_BATCH: usize = 256;
 
 impl WriteScan<'_> {
     fn refill(&mut self) -> Result<()> {
+        if let Some(header) = self.groups.pop_front() {
+            let table = self.table.clone();
+            let rows = self
+                .txn
+                .read(|t| columnar::group_rows(&t.rows, &table, &header))?;
+            let bounds = (
+                self.next.as_ref().map(Vec::as_slice),
+                self.end.as_ref().map(Vec::as_slice),
+            );
+            let mut batch = Vec::with_capacity(rows.len());
+            for (rowid, bytes) in rows {
+                let mut k = table_prefix(table.id).to_vec();
+                key::encode_into(&Value::Integer(rowid), &mut k);
+                if std::ops::RangeBounds::contains(&bounds, k.as_slice()) {
+                    batch.push((k, bytes));
+                }
+            }
+            batch.reverse();
+            self.batch = batch;
+            return Ok(());
+        }
         let (next, end) = (self.next.clone(), self.end.clone());
         let mut batch = Vec::with_capacity(SCAN_BATCH);
         self.txn.read(|t| {

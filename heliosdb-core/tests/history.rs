@@ -32,7 +32,7 @@ fn balance_at(db: &Database, id: i64, at: Hlc) -> Option<i64> {
     let r = db.begin_read().unwrap();
     r.get_as_of("acct", &[Value::Integer(id)], at)
         .unwrap()
-        .map(|row| match row.get(1).unwrap() {
+        .map(|row| match row.get(1).unwrap().as_ref() {
             heliosdb_core::ValueRef::Integer(b) => b,
             other => panic!("{other:?}"),
         })

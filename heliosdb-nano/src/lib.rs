@@ -67,22 +67,29 @@ pub use heliosdb_vector as vector;
 #[cfg(feature = "sql")]
 pub use vectors::{Neighbor, VectorQuery};
 
-/// The system tables SQL sees over `db`: with the `sync` feature, `heliosdb_conflicts`.
+/// The system tables SQL sees over `db`: `heliosdb_compression` and, with the `sync`
+/// feature, `heliosdb_conflicts`.
 /// `EmbeddedDatabase` registers them itself; a `Session` of your own takes them with
 /// `Session::with_system_tables`.
 #[cfg(feature = "sql")]
 pub fn system_tables(db: &Database) -> heliosdb_sql::system::SystemTables {
-    #[allow(unused_mut)]
     let mut tables = heliosdb_sql::system::SystemTables::new();
+    tables.register(
+        "heliosdb_compression",
+        std::sync::Arc::new(compression::CompressionTable::new(db.clone())),
+    );
     #[cfg(feature = "sync")]
     tables.register(
         "heliosdb_conflicts",
         std::sync::Arc::new(conflicts::ConflictsTable::new(db.clone())),
     );
-    #[cfg(not(feature = "sync"))]
-    let _ = db;
     tables
 }
+
+#[cfg(feature = "sql")]
+mod compression;
+#[cfg(feature = "sql")]
+pub use compression::compression_row;
 
 #[cfg(all(feature = "sql", feature = "sync"))]
 mod conflicts;

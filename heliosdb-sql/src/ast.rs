@@ -607,6 +607,13 @@ pub enum AlterTableAction {
         /// New name.
         new: Ident,
     },
+    /// `ALTER [COLUMN] c SET COMPRESSION fsst | lz4 | none`.
+    SetCompression {
+        /// The column.
+        column: Ident,
+        /// The codec, lower-case: `fsst`, `lz4` or `none`.
+        compression: String,
+    },
 }
 
 /// A type name as written, with the type it denotes.
@@ -1062,6 +1069,10 @@ impl Display for StatementKind {
                     AlterTableAction::RenameColumn { old, new } => {
                         write!(f, "RENAME COLUMN {old} TO {new}")
                     }
+                    AlterTableAction::SetCompression {
+                        column,
+                        compression,
+                    } => write!(f, "ALTER COLUMN {column} SET COMPRESSION {compression}"),
                 }
             }
             StatementKind::Drop {

@@ -51,6 +51,20 @@ pub trait Source {
         sink: &mut Sink<'_>,
     ) -> Result<Flow>;
 
+    /// `scan` for a filtered scan: `zones` are bounds the filter implies, which a columnar
+    /// table uses to skip row groups (the filter itself still runs on every row).
+    fn scan_zoned(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+        zones: &[heliosdb_core::ZoneFilter],
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        let _ = zones;
+        self.scan(table, range, columns, sink)
+    }
+
     /// The row of `table` with primary key `key`, if any.
     fn get(&self, table: &str, key: &[Value], columns: Option<&[bool]>) -> Result<Option<Row>> {
         let range = (
@@ -172,6 +186,29 @@ impl Source for ReadTxn {
         columns: Option<&[bool]>,
         sink: &mut Sink<'_>,
     ) -> Result<Flow> {
+        self.scan_zoned(table, range, columns, &[], sink)
+    }
+
+    fn scan_zoned(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+        zones: &[heliosdb_core::ZoneFilter],
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        let full = matches!(
+            range,
+            (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+        );
+        if full && self.table(table)?.is_columnar() {
+            let mut flow = Flow::More;
+            self.scan_columns(table, columns, zones, |row| {
+                flow = sink(row)?;
+                Ok::<_, Error>(flow == Flow::More)
+            })?;
+            return Ok(flow);
+        }
         let mut values = Vec::new();
         let mut flow = Flow::More;
         ReadTxn::scan(self, table, range.clone())?.for_each(|row| {
@@ -221,7 +258,7 @@ impl Source for ReadTxn {
         let mut v: Vec<f32> = Vec::with_capacity(query.len());
         let mut values = Vec::new();
         ReadTxn::scan(self, table, ..)?.for_each(|row| {
-            let d = match row.get(column)? {
+            let d = match row.get(column)?.as_ref() {
                 heliosdb_core::ValueRef::Vector(bytes) => {
                     if bytes.len() != query.len() * 4 {
                         return Err(dimension_error(bytes.len() / 4, query.len()));
@@ -294,6 +331,84 @@ pub struct Executor<'a> {
     cache: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// Without it, vector searches scan exactly.
     vectors: Option<&'a VectorContext>,
+}
+
+/// Whether `e` is a value known before any row is read.
+fn is_constant(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(_) | Expr::Param(_) => true,
+        Expr::Cast(inner, _) => is_constant(inner),
+        _ => false,
+    }
+}
+
+impl Executor<'_> {
+    /// Bounds on single columns that `predicate` implies (its conjuncts `col op constant`
+    /// and `col BETWEEN constant AND constant`), for skipping row groups.
+    fn zone_filters(
+        &self,
+        predicate: &Expr,
+        out: &mut Vec<heliosdb_core::ZoneFilter>,
+    ) -> Result<()> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let bound = |column: usize, lower, upper| heliosdb_core::ZoneFilter {
+            column,
+            lower,
+            upper,
+        };
+        match predicate {
+            Expr::And(a, b) => {
+                self.zone_filters(a, out)?;
+                self.zone_filters(b, out)?;
+            }
+            Expr::Compare(op, a, b) => {
+                let (column, op, constant) = match (&**a, &**b) {
+                    (Expr::Column(c), e) if is_constant(e) => (*c, *op, e),
+                    (e, Expr::Column(c)) if is_constant(e) => {
+                        let flipped = match op {
+                            CmpOp::Lt => CmpOp::Gt,
+                            CmpOp::LtEq => CmpOp::GtEq,
+                            CmpOp::Gt => CmpOp::Lt,
+                            CmpOp::GtEq => CmpOp::LtEq,
+                            other => *other,
+                        };
+                        (*c, flipped, e)
+                    }
+                    _ => return Ok(()),
+                };
+                let v = self.eval(constant, &[])?;
+                if v.is_null() {
+                    return Ok(());
+                }
+                out.push(match op {
+                    CmpOp::Eq => bound(column, Included(v.clone()), Included(v)),
+                    CmpOp::Lt => bound(column, Unbounded, Excluded(v)),
+                    CmpOp::LtEq => bound(column, Unbounded, Included(v)),
+                    CmpOp::Gt => bound(column, Excluded(v), Unbounded),
+                    CmpOp::GtEq => bound(column, Included(v), Unbounded),
+                    CmpOp::NotEq => return Ok(()),
+                });
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated: false,
+            } => {
+                if let Expr::Column(c) = &**expr
+                    && is_constant(low)
+                    && is_constant(high)
+                {
+                    let (lo, hi) = (self.eval(low, &[])?, self.eval(high, &[])?);
+                    if !lo.is_null() && !hi.is_null() {
+                        out.push(bound(*c, Included(lo), Included(hi)));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 #[cold]
@@ -639,13 +754,34 @@ impl<'a> Executor<'a> {
                 }
                 Ok(Flow::More)
             }
-            Plan::Filter { input, predicate } => self.run(input, &mut |row| {
-                if self.is_true(predicate, row)? {
-                    sink(row)
-                } else {
-                    Ok(Flow::More)
+            Plan::Filter { input, predicate } => {
+                let mut filtered = |row: &[Value]| {
+                    if self.is_true(predicate, row)? {
+                        sink(row)
+                    } else {
+                        Ok(Flow::More)
+                    }
+                };
+                if let Plan::Scan {
+                    table,
+                    range,
+                    columns,
+                } = &**input
+                {
+                    let mut zones = Vec::new();
+                    self.zone_filters(predicate, &mut zones)?;
+                    if !zones.is_empty() {
+                        return self.source.scan_zoned(
+                            table,
+                            range,
+                            columns.as_deref(),
+                            &zones,
+                            &mut filtered,
+                        );
+                    }
                 }
-            }),
+                self.run(input, &mut filtered)
+            }
             Plan::Project { input, exprs } => {
                 if let Some(flow) = self.project_vector_search(exprs, input, sink)? {
                     return Ok(flow);

@@ -450,16 +450,7 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
     if c.if_not_exists && w.catalog().table(&c.name.value).is_ok() {
         return Ok(Outcome::Done("CREATE TABLE"));
     }
-    if let Some(o) = c.options.first() {
-        return unsupported(format!(
-            "table option {} is not supported yet",
-            o.name
-                .iter()
-                .map(|i| i.value.as_str())
-                .collect::<Vec<_>>()
-                .join(".")
-        ));
-    }
+    let storage = table_storage_options(c)?;
     let views = Views::of(w.catalog()).map_err(|e| SqlError::Unsupported(e.to_string()))?;
     if views.get(&c.name.value).is_some() {
         return Err(bind::BindError {
@@ -533,7 +524,9 @@ fn create_table(w: &mut WriteTxn, c: &ast::CreateTable) -> Result<Outcome> {
             }
         }
     }
-    w.create_table(&spec.primary_key(primary_key))?;
+    let mut spec = spec.primary_key(primary_key);
+    spec.storage = storage;
+    w.create_table(&spec)?;
     for cols in uniques {
         let name = format!("{}_{}_key", c.name.value, cols.join("_"));
         w.create_index(&c.name.value, &IndexSpec::new(name, cols).unique())?;
@@ -590,6 +583,56 @@ fn create_index(w: &mut WriteTxn, c: &ast::CreateIndex) -> Result<Outcome> {
     spec.unique = c.unique;
     w.create_index(&c.table.value, &spec)?;
     Ok(Outcome::Done("CREATE INDEX"))
+}
+
+/// The storage settings of `CREATE TABLE … WITH (storage = 'row' | 'columnar',
+/// compression = 'auto' | 'none')`; `None` without options.
+fn table_storage_options(c: &ast::CreateTable) -> Result<Option<heliosdb_core::StorageOptions>> {
+    if c.options.is_empty() {
+        return Ok(None);
+    }
+    let mut options = heliosdb_core::StorageOptions::default();
+    for o in &c.options {
+        let name = dotted_option(o);
+        let (value, span) = match &o.value {
+            Some(ast::OptionValue::Literal(ast::Literal::String(v), span)) => (v.clone(), *span),
+            Some(ast::OptionValue::Word(w)) => (w.value.clone(), w.span),
+            _ => {
+                return bind_error(
+                    c.name.span,
+                    format!("table option \"{name}\" needs a value, e.g. {name} = 'auto'"),
+                );
+            }
+        };
+        match (name.as_str(), value.to_ascii_lowercase().as_str()) {
+            ("storage", "row") => options.layout = heliosdb_core::Layout::Row,
+            ("storage", "columnar") => options.layout = heliosdb_core::Layout::Columnar,
+            ("compression", "auto") => options.compression = heliosdb_core::TableCompression::Auto,
+            ("compression", "none") => options.compression = heliosdb_core::TableCompression::None,
+            ("storage", other) => {
+                return bind_error(
+                    span,
+                    format!("invalid storage \"{other}\"; use 'row' or 'columnar'"),
+                );
+            }
+            ("compression", other) => {
+                return bind_error(
+                    span,
+                    format!("invalid compression \"{other}\"; use 'auto' or 'none'"),
+                );
+            }
+            (other, _) => {
+                return bind_error(
+                    c.name.span,
+                    format!(
+                        "unrecognized table option \"{other}\"; use storage = 'row' | \
+                         'columnar' or compression = 'auto' | 'none'"
+                    ),
+                );
+            }
+        }
+    }
+    Ok(Some(options))
 }
 
 fn dotted_option(o: &ast::SqlOption) -> String {
@@ -876,6 +919,18 @@ fn alter_table(w: &mut WriteTxn, a: &ast::AlterTable) -> Result<Outcome> {
         }
         ast::AlterTableAction::RenameColumn { .. } => {
             unsupported("RENAME COLUMN is not supported yet")
+        }
+        ast::AlterTableAction::SetCompression {
+            column,
+            compression,
+        } => {
+            let compression = match compression.as_str() {
+                "fsst" => heliosdb_core::ColumnCompression::Fsst,
+                "lz4" => heliosdb_core::ColumnCompression::Lz4,
+                _ => heliosdb_core::ColumnCompression::None,
+            };
+            w.set_column_compression(&a.table.value, &column.value, compression)?;
+            Ok(Outcome::Done("ALTER TABLE"))
         }
     }
 }

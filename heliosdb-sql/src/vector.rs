@@ -450,7 +450,7 @@ impl VectorState {
             let mut index = VectorIndex::new(metric, dim, Vec::new()).map_err(vector_error)?;
             let mut v = Vec::new();
             r.scan(&table.name, ..)?.for_each(|row| {
-                if let ValueRef::Vector(bytes) = row.get(pos)? {
+                if let ValueRef::Vector(bytes) = row.get(pos)?.as_ref() {
                     vector_of(bytes, &mut v);
                     index.upsert(row.key_bytes()?, &v).map_err(vector_error)?;
                 }
@@ -585,7 +585,7 @@ fn absorb(
     for k in changed {
         let values = key::decode(&k)?;
         match r.get(&table.name, &values)? {
-            Some(row) => match row.get(pos)? {
+            Some(row) => match row.get(pos)?.as_ref() {
                 ValueRef::Vector(bytes) => {
                     vector_of(bytes, &mut v);
                     index.upsert(k, &v).map_err(vector_error)?;

@@ -35,6 +35,13 @@ const STEPS: &[Step] = &[
         args: &["test", "--workspace", "--locked"],
         env: &[("RUST_BACKTRACE", "1")],
     },
+    // Every codec decoder on mutated input: 3 s per target (~30 s), in the dev profile
+    // where heliosdb-compress is optimized with overflow checks on.
+    Step {
+        name: "fuzz",
+        args: &["xtask", "fuzz", "--seconds", "3"],
+        env: &[("RUST_BACKTRACE", "1")],
+    },
     // SQLite's conformance corpus: 170k records, run optimized (minutes in debug).
     Step {
         name: "sqllogictest",

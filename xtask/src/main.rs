@@ -1,7 +1,8 @@
 //! Repository automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`: rustfmt check, clippy with `-D warnings`, the whole test suite, and
-//!   SQLite's sqllogictest corpus in release.
+//! - `cargo xtask ci`: rustfmt check, clippy with `-D warnings`, the whole test suite, a
+//!   short fuzz run of the codecs (`fuzz --seconds 3`) and SQLite's sqllogictest corpus in
+//!   release.
 //! - `cargo xtask bench [--quick] [--iterations N] [--json PATH] ...`: storage benchmark of
 //!   SQLite, raw redb and heliosdb-core; rebuilds and runs itself in release mode.
 //! - `cargo xtask bench-sql [--quick] [--iterations N] [--json PATH] ...`: SQL benchmark of
@@ -18,15 +19,25 @@
 //!   vector search on the real text set in `shared/vectors` and a synthetic clustered set:
 //!   recall@10 and single-threaded QPS of the raw HNSW segment, the SQL path and hnsw_rs,
 //!   exact baselines, build times, sizes, inserts into an index; runs itself in release.
+//! - `cargo xtask bench-compress [--quick] [--iterations N] [--values N] [--rows N]`: the
+//!   heliosdb-compress codecs (ALP, integers, FSST, string columns) against lz4_flex and
+//!   zstd on floats, integers and text, and a sensor table as a row table, a columnar table
+//!   and in SQLite: file sizes, load and aggregate query times; runs itself in release.
 //! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
+//! - `cargo xtask fuzz [--seconds N] [--target NAME] [--seed S]`: mutational fuzzing of
+//!   every heliosdb-compress decoder (stable Rust, in-process; N seconds per target,
+//!   default 60); crashes go to `target/fuzz-crashes/`, `--replay FILE --target NAME`
+//!   reruns one.
 
 mod bench;
+mod bench_compress;
 mod bench_crypto;
 mod bench_net;
 mod bench_sql;
 mod bench_sync;
 mod bench_vector;
 mod ci;
+mod fuzz;
 mod sim;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +58,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the CI checks: fmt --check, clippy -D warnings, the tests, the SQLite corpus.
+    /// Run the CI checks: fmt --check, clippy -D warnings, the tests, a short fuzz run, the
+    /// SQLite corpus.
     Ci,
     /// Storage benchmark: SQLite vs raw redb vs heliosdb-core (builds and runs in release mode).
     Bench(bench::BenchArgs),
@@ -86,8 +98,16 @@ enum Command {
     /// The vector benchmark itself, in the current binary.
     #[command(hide = true)]
     BenchVectorRun(bench_vector::BenchVectorArgs),
+    /// Compression benchmark: the codecs against lz4_flex and zstd, and columnar against
+    /// row tables and SQLite (builds and runs in release mode).
+    BenchCompress(bench_compress::BenchCompressArgs),
+    /// The compression benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchCompressRun(bench_compress::BenchCompressArgs),
     /// The sync simulation (faulty network, crashes) over many seeds, optimized.
     Sim(sim::SimArgs),
+    /// Fuzz the heliosdb-compress decoders (mutational, in-process, stable Rust).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,7 +127,10 @@ fn main() -> ExitCode {
         Command::BenchSyncRun(args) => bench_sync::run(&args),
         Command::BenchVector(args) => bench_vector::launch(&args),
         Command::BenchVectorRun(args) => bench_vector::run(&args),
+        Command::BenchCompress(args) => bench_compress::launch(&args),
+        Command::BenchCompressRun(args) => bench_compress::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -605,17 +605,36 @@ impl Parser<'_> {
                 let new = self.ident("a column name")?;
                 AlterTableAction::RenameColumn { old, new }
             }
+        } else if self.eat_kw("alter") {
+            self.eat_kw("column");
+            let column = self.ident("a column name")?;
+            if !(self.eat_kw("set") && self.eat_kw("compression")) {
+                return Err(
+                    self.error_here("ALTER COLUMN supports only SET COMPRESSION fsst | lz4 | none")
+                );
+            }
+            let compression = match self.peek() {
+                Tok::Word { text, .. } if ["fsst", "lz4", "none"].contains(&text.as_str()) => {
+                    text.clone()
+                }
+                _ => return Err(self.expected("fsst, lz4 or none")),
+            };
+            self.advance();
+            AlterTableAction::SetCompression {
+                column,
+                compression,
+            }
         } else {
             if let Tok::Word {
                 text,
                 quoted: false,
             } = self.peek()
-                && ["drop", "alter", "set", "owner"].contains(&text.as_str())
+                && ["drop", "set", "owner"].contains(&text.as_str())
             {
                 let what = text.to_ascii_uppercase();
                 return Err(self.error_here(&format!("ALTER TABLE {what} is not supported")));
             }
-            return Err(self.expected("ADD or RENAME"));
+            return Err(self.expected("ADD, RENAME or ALTER COLUMN"));
         };
         Ok(StatementKind::AlterTable(Box::new(AlterTable {
             table,

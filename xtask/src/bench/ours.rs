@@ -64,7 +64,7 @@ impl Engine for Ours {
             let row = tx
                 .get(TABLE, &[Value::Blob(k.to_vec())])?
                 .with_context(|| format!("ours: key {k:02x?} not found"))?;
-            match row.get(1)? {
+            match row.get(1)?.as_ref() {
                 ValueRef::Blob(v) => check.add(v),
                 _ => bail!("ours: column v of key {k:02x?} is not a blob"),
             }
@@ -77,7 +77,7 @@ impl Engine for Ours {
         let mut check = Check::default();
         for row in tx.scan(TABLE, ..)? {
             let row = row?;
-            match row.get(1)? {
+            match row.get(1)?.as_ref() {
                 ValueRef::Blob(v) => check.add(v),
                 _ => bail!("ours: column v is not a blob"),
             }
