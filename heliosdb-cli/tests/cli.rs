@@ -68,6 +68,62 @@ fn the_shell_reads_multi_line_statements_and_meta_commands_from_a_pipe() {
 }
 
 #[test]
+fn the_shell_shows_per_column_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let mut script = String::from(
+        "CREATE TABLE logs (id INT PRIMARY KEY, line TEXT, n INT) WITH (compression = 'auto');\n\
+         CREATE TABLE m (ts TIMESTAMP, temp REAL) WITH (storage = 'columnar');\n",
+    );
+    let logs: Vec<String> = (1..=2000)
+        .map(|x| {
+            format!(
+                "({x}, 'device {} reported temperature within the expected range', {x})",
+                x % 9
+            )
+        })
+        .collect();
+    script.push_str(&format!("INSERT INTO logs VALUES {};\n", logs.join(", ")));
+    let m: Vec<String> = (1..=20_000)
+        .map(|x| {
+            format!(
+                "(to_timestamp({}), {})",
+                1_700_000_000 + x,
+                f64::from(x % 300) / 10.0
+            )
+        })
+        .collect();
+    script.push_str(&format!("INSERT INTO m VALUES {};\n", m.join(", ")));
+    script.push_str("\\compression logs\n\\compression\n\\compression nope\n");
+    let out = heliosdb(&["shell", db.to_str().unwrap()], &script);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let row = |table: &str, column: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                cells.len() == 8 && cells[0] == table && cells[1] == column
+            })
+            .unwrap_or_else(|| panic!("no row for {table}.{column}:\n{stdout}\n{stderr}"))
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let line = row("logs", "line");
+    assert!(line[3].starts_with("fsst"), "{line:?}");
+    assert_eq!(line[4], "2000");
+    let ratio: f64 = line[7].parse().unwrap();
+    assert!(ratio > 2.0, "{line:?}");
+    let temp = row("m", "temp");
+    assert_eq!(temp[2], "columnar");
+    assert!(temp[7].parse::<f64>().unwrap() > 2.0, "{temp:?}");
+    // An unknown table is an error naming it, and the shell exits non-zero.
+    assert!(!out.status.success());
+    assert!(stderr.contains("nope"), "{stderr}");
+}
+
+#[test]
 fn import_and_export_csv_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("io.db");
