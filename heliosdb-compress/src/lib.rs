@@ -60,7 +60,8 @@ pub enum Codec {
     DictStrings = 10,
     /// A string column: offsets and raw bytes.
     PlainStrings = 11,
-    /// Integers: first value, then bit-packed zig-zag deltas (frame of reference on the deltas).
+    /// Integers: first value, then the deltas bit-packed after subtracting their minimum
+    /// (frame of reference on the deltas; see `int.rs`).
     DeltaInt = 12,
     /// Integers: frame of reference (minimum) and bit-packed offsets.
     ForInt = 13,
