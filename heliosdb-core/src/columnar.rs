@@ -448,8 +448,23 @@ fn corrupt_chunk(e: codec::Error) -> Error {
     Error::Corrupt(format!("columnar chunk: {e}"))
 }
 
-/// Decodes a chunk of `n` values into `out` (cleared first).
-fn decode_chunk(bytes: &[u8], n: usize, data_type: DataType, out: &mut Vec<Value>) -> Result<()> {
+/// A chunk's header checked against its group and column: its kind, NULL bitmap and
+/// payload.
+struct ChunkParts<'a> {
+    kind: u8,
+    nulls: Option<&'a [u8]>,
+    payload: &'a [u8],
+}
+
+impl ChunkParts<'_> {
+    #[inline]
+    fn is_null(&self, i: usize) -> bool {
+        self.nulls
+            .is_some_and(|b| b.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+    }
+}
+
+fn chunk_parts(bytes: &[u8], n: usize, data_type: DataType) -> Result<ChunkParts<'_>> {
     let mut r = Reader::new(bytes, "columnar chunk");
     let format = r.u8()?;
     if format != CHUNK_FORMAT {
@@ -467,12 +482,9 @@ fn decode_chunk(bytes: &[u8], n: usize, data_type: DataType, out: &mut Vec<Value
         1 => Some(r.take(n.div_ceil(8))?),
         _ => return Err(r.corrupt("bad null flag")),
     };
-    let is_null = |i: usize| nulls.is_some_and(|b| b[i / 8] & (1 << (i % 8)) != 0);
     let payload = bytes
         .get(7 + nulls.map_or(0, <[u8]>::len)..)
         .ok_or_else(|| Error::Corrupt("columnar chunk truncated".into()))?;
-    out.clear();
-    out.reserve(n);
     let expected = match data_type {
         DataType::Integer => KIND_INTEGER,
         DataType::Real => KIND_REAL,
@@ -487,6 +499,20 @@ fn decode_chunk(bytes: &[u8], n: usize, data_type: DataType, out: &mut Vec<Value
             "columnar chunk of kind {kind} in a {data_type} column"
         )));
     }
+    Ok(ChunkParts {
+        kind,
+        nulls,
+        payload,
+    })
+}
+
+/// Decodes a chunk of `n` values into `out` (cleared first).
+fn decode_chunk(bytes: &[u8], n: usize, data_type: DataType, out: &mut Vec<Value>) -> Result<()> {
+    let parts = chunk_parts(bytes, n, data_type)?;
+    let (kind, payload) = (parts.kind, parts.payload);
+    let is_null = |i: usize| parts.is_null(i);
+    out.clear();
+    out.reserve(n);
     match kind {
         KIND_INTEGER | KIND_BOOLEAN | KIND_TIMESTAMP => {
             let mut ints = Vec::new();
@@ -661,6 +687,122 @@ pub(crate) fn decode_columns(
         match chunk(rows, table.id, h.group, column_part(column.id)?)? {
             Some(c) => decode_chunk(c.value(), n, column.data_type, values)?,
             None => values.resize(n, column.backfill.clone()),
+        }
+    }
+    Ok(())
+}
+
+/// A column of a group decoded for a scan: values, or a TEXT column's strings in one
+/// buffer, so that a scan copies each into its reused row slot instead of allocating one
+/// string per row.
+pub(crate) enum ScanColumn {
+    Values(Vec<Value>),
+    Text {
+        text: String,
+        /// Where value `i` ends in `text`; it starts where value `i - 1` ends.
+        ends: Vec<u32>,
+        nulls: Vec<bool>,
+    },
+}
+
+impl ScanColumn {
+    /// Puts value `i` into `slot` (a TEXT slot keeps its allocation); leaves `slot` alone
+    /// when the column was not decoded.
+    #[inline]
+    pub(crate) fn take_into(&mut self, i: usize, slot: &mut Value) {
+        match self {
+            ScanColumn::Values(values) => {
+                if let Some(v) = values.get_mut(i) {
+                    *slot = std::mem::replace(v, Value::Null);
+                }
+            }
+            ScanColumn::Text { text, ends, nulls } => {
+                let (Some(&end), Some(&null)) = (ends.get(i), nulls.get(i)) else {
+                    return;
+                };
+                if null {
+                    *slot = Value::Null;
+                    return;
+                }
+                let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+                let s = text.get(start..end as usize).unwrap_or_default();
+                match slot {
+                    Value::Text(t) => {
+                        t.clear();
+                        t.push_str(s);
+                    }
+                    _ => *slot = Value::Text(s.to_owned()),
+                }
+            }
+        }
+    }
+}
+
+/// Decodes the wanted columns of a group for a scan (see [`ScanColumn`]).
+pub(crate) fn decode_scan_columns(
+    rows: &impl RowsTable,
+    table: &TableSchema,
+    h: &GroupHeader,
+    wanted: Option<&[bool]>,
+    out: &mut Vec<ScanColumn>,
+) -> Result<()> {
+    let n = h.rows as usize;
+    out.resize_with(table.columns.len(), || ScanColumn::Values(Vec::new()));
+    for (i, column) in table.columns.iter().enumerate() {
+        let slot = &mut out[i];
+        if !wanted.is_none_or(|w| w.get(i).copied().unwrap_or(true)) {
+            *slot = ScanColumn::Values(Vec::new());
+            continue;
+        }
+        let Some(c) = chunk(rows, table.id, h.group, column_part(column.id)?)? else {
+            *slot = ScanColumn::Values(vec![column.backfill.clone(); n]);
+            continue;
+        };
+        if column.data_type != DataType::Text {
+            if !matches!(slot, ScanColumn::Values(_)) {
+                *slot = ScanColumn::Values(Vec::new());
+            }
+            if let ScanColumn::Values(values) = slot {
+                decode_chunk(c.value(), n, column.data_type, values)?;
+            }
+            continue;
+        }
+        let parts = chunk_parts(c.value(), n, column.data_type)?;
+        let strings = codec::strings::StringColumn::parse(parts.payload).map_err(corrupt_chunk)?;
+        if strings.len() != n {
+            return Err(Error::Corrupt("columnar chunk: value count".into()));
+        }
+        if !matches!(slot, ScanColumn::Text { .. }) {
+            *slot = ScanColumn::Text {
+                text: String::new(),
+                ends: Vec::new(),
+                nulls: Vec::new(),
+            };
+        }
+        let ScanColumn::Text { text, ends, nulls } = slot else {
+            continue;
+        };
+        text.clear();
+        ends.clear();
+        nulls.clear();
+        let mut bad = false;
+        strings
+            .for_each(|i, b| {
+                let null = parts.is_null(i);
+                if !null {
+                    match std::str::from_utf8(b) {
+                        Ok(s) => text.push_str(s),
+                        Err(_) => bad = true,
+                    }
+                }
+                nulls.push(null);
+                ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            })
+            .map_err(corrupt_chunk)?;
+        if bad || u32::try_from(text.len()).is_err() {
+            return Err(Error::Corrupt(
+                "columnar chunk: text not UTF-8 or too long".into(),
+            ));
         }
     }
     Ok(())

@@ -192,7 +192,9 @@ impl ReadTxn {
                 if !columnar::group_may_match(schema, &h, zones) {
                     continue;
                 }
-                fence(|| columnar::decode_columns(&self.rows, schema, &h, wanted, &mut columns))?;
+                fence(|| {
+                    columnar::decode_scan_columns(&self.rows, schema, &h, wanted, &mut columns)
+                })?;
                 values.clear();
                 values.resize(schema.columns.len(), Value::Null);
                 for i in 0..h.rows as usize {
@@ -200,9 +202,7 @@ impl ReadTxn {
                         continue;
                     }
                     for (slot, column) in values.iter_mut().zip(columns.iter_mut()) {
-                        if let Some(v) = column.get_mut(i) {
-                            *slot = std::mem::replace(v, Value::Null);
-                        }
+                        column.take_into(i, slot);
                     }
                     if !f(&values)? {
                         return Ok(());

@@ -1225,23 +1225,36 @@ impl<'a> Executor<'a> {
             // One group: no key to compute or look up.
             groups.push((Vec::new(), aggs.iter().map(AggState::new).collect()));
         }
+        // Keys of columns and literals are encoded from borrowed values and copied only for
+        // a new group; other keys are evaluated once per row (they may not be repeatable).
+        let borrowed = group_by
+            .iter()
+            .all(|e| matches!(e, Expr::Column(_) | Expr::Literal(_)));
         let mut keys: Row = Vec::with_capacity(group_by.len());
         let mut key_bytes = Vec::new();
         self.run(input, &mut |row| {
             let at = if group_by.is_empty() {
                 0
             } else {
+                key_bytes.clear();
                 keys.clear();
                 for e in group_by {
-                    keys.push(self.eval(e, row)?);
-                }
-                key_bytes.clear();
-                for k in &keys {
-                    key::encode_into(k, &mut key_bytes);
+                    if borrowed {
+                        key::encode_into(&*self.operand(e, row)?, &mut key_bytes);
+                    } else {
+                        let k = self.eval(e, row)?;
+                        key::encode_into(&k, &mut key_bytes);
+                        keys.push(k);
+                    }
                 }
                 match index.get(key_bytes.as_slice()) {
                     Some(&at) => at,
                     None => {
+                        if borrowed {
+                            for e in group_by {
+                                keys.push(self.operand(e, row)?.into_owned());
+                            }
+                        }
                         index.insert(key_bytes.clone(), groups.len());
                         groups.push((keys.clone(), aggs.iter().map(AggState::new).collect()));
                         groups.len() - 1
