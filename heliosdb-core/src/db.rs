@@ -33,8 +33,13 @@ pub(crate) const META_COUNTERS: &[u8] = b"counters";
 pub(crate) const META_RETENTION: &[u8] = b"retention_ms";
 pub(crate) const META_GC_HORIZON: &[u8] = b"gc_horizon";
 
-/// The file format this build writes, and the newest it opens.
-pub const FORMAT_VERSION: u32 = 1;
+/// The file format this build writes, and the newest it opens. Version 2 (issue 8) may
+/// hold LZ4-compressed change-log chunks (chunk format 2), compressed TEXT values (row-value
+/// tags 9 and 10) and columnar row groups, which a version-1 build cannot read; a version-1
+/// file reads as it is and is marked version 2 when it is opened, before anything of the
+/// kind is written to it, so an older build refuses it with `NewerFormat` instead of
+/// reporting damage.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// History kept by a new database unless changed with
 /// [`Database::set_history_retention`]: 7 days.
@@ -289,6 +294,9 @@ impl Database {
                             found,
                             supported: FORMAT_VERSION,
                         });
+                    }
+                    if found < FORMAT_VERSION {
+                        meta.insert(META_FORMAT, &FORMAT_VERSION.to_le_bytes()[..])?;
                     }
                 }
             }

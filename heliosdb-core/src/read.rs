@@ -414,7 +414,8 @@ impl ReadTxn {
                 }
                 let (k, v) = entry?;
                 let chunk = LogPosition::from_key(k.value())?;
-                for (i, bytes) in log::chunk_records(v.value())?.into_iter().enumerate() {
+                let chunk_body = log::Chunk::decode(v.value())?;
+                for (i, bytes) in chunk_body.records()?.into_iter().enumerate() {
                     let index = u32::try_from(i)
                         .ok()
                         .and_then(|i| chunk.index.checked_add(i))
@@ -457,7 +458,8 @@ impl ReadTxn {
         };
         let missing = || Error::Corrupt(format!("commit {commit_seq} has no header"));
         let chunk = self.log()?.get(&at.to_key()[..])?.ok_or_else(missing)?;
-        let records = log::chunk_records(chunk.value())?;
+        let body = log::Chunk::decode(chunk.value())?;
+        let records = body.records()?;
         log::decode_commit_header(records.first().ok_or_else(missing)?)
     }
 

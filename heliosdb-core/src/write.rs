@@ -972,18 +972,22 @@ impl WriteTxn {
                 return Err(Error::InvalidSavepoint("it was released"));
             }
             // Records flushed since the savepoint come back into the chunk buffer from
-            // the chunk that began where the buffer then began.
+            // the chunk that began where the buffer then began (decompressed: the buffer
+            // holds records uncompressed).
             let flushed = if s.chunk_first != sp.chunk_first {
                 let at = LogPosition {
                     commit_seq,
                     index: sp.chunk_first,
                 };
-                t.log.get(&at.to_key()[..])?.map(|g| g.value().to_vec())
+                match t.log.get(&at.to_key()[..])? {
+                    Some(g) => Some(log::Chunk::decode(g.value())?.into_owned()),
+                    None => None,
+                }
             } else {
                 None
             };
             t.undo_to(sp.undo_len)?;
-            s.chunk.restore(&sp.chunk, flushed.as_deref());
+            s.chunk.restore(&sp.chunk, flushed.as_ref());
             s.chunk_first = sp.chunk_first;
             s.changes = sp.changes;
             s.rowids = sp.rowids.clone();

@@ -153,6 +153,39 @@ fn a_newer_format_version_is_refused_with_advice() {
     assert!(err.to_string().contains("upgrade heliosdb"));
 }
 
+#[test]
+fn a_version_1_file_opens_and_is_marked_with_this_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    drop(Database::open(&path).unwrap());
+    let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("heliosdb.meta");
+    let format = |path: &std::path::Path| {
+        let db = redb::Database::create(path).unwrap();
+        let r = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let meta = r.open_table(def).unwrap();
+        let v = redb::ReadableTable::get(&meta, &b"format"[..])
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        u32::from_le_bytes(v.try_into().unwrap())
+    };
+    assert_eq!(format(&path), heliosdb_core::FORMAT_VERSION);
+    {
+        // What a version-1 build wrote.
+        let db = redb::Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(def)
+            .unwrap()
+            .insert(&b"format"[..], &1u32.to_le_bytes()[..])
+            .unwrap();
+        w.commit().unwrap();
+    }
+    assert_eq!(format(&path), 1);
+    drop(Database::open(&path).unwrap());
+    assert_eq!(format(&path), 2);
+}
+
 /// A database file of 2,000 rows, its bytes, and copies with 64 bytes flipped at 40 places.
 fn damaged_copies(dir: &tempfile::TempDir) -> (std::path::PathBuf, Vec<(usize, Vec<u8>)>) {
     let path = dir.path().join("c.db");
