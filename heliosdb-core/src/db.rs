@@ -136,6 +136,13 @@ pub(crate) struct Inner {
     pub shared: RwLock<Shared>,
     pub subscribers: Mutex<Vec<mpsc::Sender<CommitNotice>>>,
     pub durable: bool,
+    /// Commit in two phases (redb's `set_two_phase_commit`): the data is flushed before the
+    /// commit slot is switched, so the latest commit never points at a page whose write was
+    /// cut short. Custom backends get it: an authenticating backend (encryption at rest)
+    /// reports such a torn block as an integrity error, which redb's one-phase recovery
+    /// cannot tell from damage and would not fall back from. Plain files keep one-phase
+    /// commits, whose recovery checks redb's own checksums and falls back.
+    pub two_phase: bool,
     /// State that layers above core derive from the data and share per open database
     /// (e.g. the SQL layer's loaded vector indexes), by type; see [`Database::extension`].
     pub extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
@@ -236,7 +243,7 @@ impl Database {
             let redb = builder(&options)
                 .create(path)
                 .map_err(|e| map_open_error(&shown, e))?;
-            Self::init(redb, &shown, options)
+            Self::init(redb, &shown, options, false)
         })
     }
 
@@ -246,7 +253,7 @@ impl Database {
         let redb = builder(&options)
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| map_open_error(":memory:", e))?;
-        Self::init(redb, ":memory:", options)
+        Self::init(redb, ":memory:", options, false)
     }
 
     /// Opens a database on a custom storage backend (encryption at rest plugs in here).
@@ -262,13 +269,20 @@ impl Database {
             let redb = builder(&options)
                 .create_with_backend(backend)
                 .map_err(|e| map_open_error(name, e))?;
-            Self::init(redb, name, options)
+            Self::init(redb, name, options, true)
         })
     }
 
     /// Checks or creates the meta records, then loads the catalog.
-    fn init(redb: redb::Database, path: &str, options: DatabaseOptions) -> Result<Database> {
-        let txn = redb.begin_write()?;
+    /// `two_phase`: commit in two phases (see [`Inner::two_phase`]).
+    fn init(
+        redb: redb::Database,
+        path: &str,
+        options: DatabaseOptions,
+        two_phase: bool,
+    ) -> Result<Database> {
+        let mut txn = redb.begin_write()?;
+        txn.set_two_phase_commit(two_phase);
         let existing: Vec<String> = {
             use redb::TableHandle;
             txn.list_tables()?.map(|t| t.name().to_owned()).collect()
@@ -314,6 +328,7 @@ impl Database {
                 shared: RwLock::new(shared),
                 subscribers: Mutex::new(Vec::new()),
                 durable: options.durable_commits,
+                two_phase,
                 extensions: Mutex::new(HashMap::new()),
                 columnar_delta: Mutex::new(HashMap::new()),
             }),

@@ -748,6 +748,7 @@ fn pack_delta(t: &mut Tables<'_>, s: &mut State, table: &TableSchema, all: bool)
 impl WriteTxn {
     pub(crate) fn begin(inner: Arc<Inner>) -> Result<WriteTxn> {
         let mut txn = inner.redb.begin_write()?;
+        txn.set_two_phase_commit(inner.two_phase);
         let durability = if inner.durable {
             redb::Durability::Immediate
         } else {
