@@ -221,6 +221,54 @@ fn fsst_decode_errors() {
 }
 
 #[test]
+fn fsst_decodes_long_symbols_and_full_tables() {
+    // Codes of 8-byte symbols expand past the decoder's first guess of room.
+    let table = SymbolTable::train([b"abcdefgh".repeat(64).as_slice()]);
+    for s in [
+        b"abcdefgh".repeat(100),
+        [
+            b"abcdefgh".repeat(50),
+            vec![0, 1, 2],
+            b"abcdefgh".repeat(50),
+        ]
+        .concat(),
+    ] {
+        let mut codes = Vec::new();
+        table.encode(&s, &mut codes);
+        assert!(codes.len() * 4 < s.len(), "{} codes", codes.len());
+        let mut out = b"keep".to_vec();
+        table.decode(&codes, &mut out).unwrap();
+        assert_eq!(&out[4..], s.as_slice());
+    }
+    // A table of 255 symbols: every code but the escape decodes.
+    let mut x = 1u32;
+    let words: Vec<Vec<u8>> = (0..4000)
+        .map(|_| {
+            (0..12)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    b"etaoinshrdlucmfwygpb "[(x >> 16) as usize % 21]
+                })
+                .collect()
+        })
+        .collect();
+    let table = SymbolTable::train(words.iter().map(Vec::as_slice));
+    assert_eq!(table.symbols(), 255, "{table:?}");
+    let codes: Vec<u8> = (0..=254u8).chain(0..=254).collect();
+    let mut out = Vec::new();
+    table.decode(&codes, &mut out).unwrap();
+    let mut again = Vec::new();
+    table.encode(&out, &mut again);
+    let mut back = Vec::new();
+    table.decode(&again, &mut back).unwrap();
+    assert_eq!(back, out);
+    assert!(matches!(
+        table.decode(&[1, 2, 3, 4, 5, ESCAPE], &mut out),
+        Err(Error::Corrupt(_))
+    ));
+}
+
+#[test]
 fn every_truncation_and_bit_flip_of_small_encodings_is_safe() {
     let values: Vec<Vec<u8>> = vec![
         b"hello world".to_vec(),
