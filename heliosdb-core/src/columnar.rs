@@ -188,11 +188,14 @@ impl GroupHeader {
     fn decode(group: u64, bytes: &[u8]) -> Result<GroupHeader> {
         let mut r = Reader::new(bytes, "row group header");
         let format = r.u8()?;
-        if format != HEADER_FORMAT {
+        if format > HEADER_FORMAT {
             return Err(Error::NewerFormat {
                 found: format as u32,
                 supported: HEADER_FORMAT as u32,
             });
+        }
+        if format != HEADER_FORMAT {
+            return Err(r.corrupt("unknown format"));
         }
         let rows = r.u32()?;
         let min_rowid = r.u64()? as i64;
@@ -467,11 +470,14 @@ impl ChunkParts<'_> {
 fn chunk_parts(bytes: &[u8], n: usize, data_type: DataType) -> Result<ChunkParts<'_>> {
     let mut r = Reader::new(bytes, "columnar chunk");
     let format = r.u8()?;
-    if format != CHUNK_FORMAT {
+    if format > CHUNK_FORMAT {
         return Err(Error::NewerFormat {
             found: format as u32,
             supported: CHUNK_FORMAT as u32,
         });
+    }
+    if format != CHUNK_FORMAT {
+        return Err(r.corrupt("unknown format"));
     }
     let kind = r.u8()?;
     if r.u32()? as usize != n {
