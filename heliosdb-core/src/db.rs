@@ -38,8 +38,9 @@ pub(crate) const META_GC_HORIZON: &[u8] = b"gc_horizon";
 /// tags 9 and 10) and columnar row groups, which a version-1 build cannot read; a version-1
 /// file reads as it is and is marked version 2 when it is opened, before anything of the
 /// kind is written to it, so an older build refuses it with `NewerFormat` instead of
-/// reporting damage.
-pub const FORMAT_VERSION: u32 = 2;
+/// reporting damage. Version 3 (issue 9) writes commit headers of format 2 (with the local
+/// commit time); older files are marked 3 when opened, the same way.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// History kept by a new database unless changed with
 /// [`Database::set_history_retention`]: 7 days.

@@ -49,7 +49,7 @@ pub use db::{CommitNotice, DEFAULT_HISTORY_RETENTION, Database, DatabaseOptions,
 pub use error::{Error, Result};
 pub use hlc::{Clock, Hlc, WallClock, civil_from_days};
 pub use log::{Change, ChangeRecord, LogPosition, NodeId, SchemaChange};
-pub use read::{AsOfScan, IndexScan, ReadTxn, Scan};
+pub use read::{AsOfScan, CommitSummary, IndexScan, ReadTxn, Scan, Version, VersionOp};
 pub use row::StoredRow;
 pub use schema::{
     CATALOG_FORMAT, Catalog, ColumnId, ColumnSchema, ColumnSpec, IndexId, IndexSchema, IndexSpec,

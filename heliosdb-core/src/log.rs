@@ -399,26 +399,44 @@ pub(crate) struct CommitHeader {
     pub commit_ts: Hlc,
     pub origin: NodeId,
     pub origin_seq: u64,
+    /// The local transaction's timestamp: the `valid_from` of the rows the commit wrote.
+    /// It differs from `commit_ts` for a replicated commit (stamped at its origin).
+    pub local_ts: Hlc,
 }
+
+/// The commit header's format: 2 adds `local_ts` (format 1 headers read it as `commit_ts`,
+/// which is what it was for every commit but replicated ones).
+const HEADER_FORMAT: u8 = 2;
 
 pub(crate) fn encode_commit_header(h: &CommitHeader, out: &mut Vec<u8>) {
     out.clear();
-    out.push(LOG_FORMAT);
+    out.push(HEADER_FORMAT);
     out.push(OP_COMMIT);
     out.extend_from_slice(&h.commit_ts.0.to_le_bytes());
     out.extend_from_slice(&h.origin.0);
     out.extend_from_slice(&h.origin_seq.to_le_bytes());
+    out.extend_from_slice(&h.local_ts.0.to_le_bytes());
 }
 
 pub(crate) fn decode_commit_header(bytes: &[u8]) -> Result<CommitHeader> {
     let mut r = Reader::new(bytes, "commit header");
-    if r.u8()? != LOG_FORMAT || r.u8()? != OP_COMMIT {
+    let format = r.u8()?;
+    if !(1..=HEADER_FORMAT).contains(&format) || r.u8()? != OP_COMMIT {
         return Err(r.corrupt("not a commit header of a known format"));
     }
+    let commit_ts = Hlc(r.u64()?);
+    let origin = NodeId(r.array16()?);
+    let origin_seq = r.u64()?;
+    let local_ts = if format >= 2 {
+        Hlc(r.u64()?)
+    } else {
+        commit_ts
+    };
     let h = CommitHeader {
-        commit_ts: Hlc(r.u64()?),
-        origin: NodeId(r.array16()?),
-        origin_seq: r.u64()?,
+        commit_ts,
+        origin,
+        origin_seq,
+        local_ts,
     };
     if !r.is_empty() {
         return Err(r.corrupt("trailing bytes"));
@@ -564,6 +582,29 @@ pub(crate) fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_headers_of_both_formats_decode() {
+        let h = CommitHeader {
+            commit_ts: Hlc(7),
+            origin: NodeId([3; 16]),
+            origin_seq: 9,
+            local_ts: Hlc(11),
+        };
+        let mut bytes = Vec::new();
+        encode_commit_header(&h, &mut bytes);
+        assert_eq!(bytes.len(), 42);
+        assert_eq!(decode_commit_header(&bytes).unwrap(), h);
+        // Format 1: no local time, which was the commit's own.
+        let mut v1 = bytes[..34].to_vec();
+        v1[0] = 1;
+        let old = decode_commit_header(&v1).unwrap();
+        assert_eq!(old.local_ts, Hlc(7));
+        assert!(decode_commit_header(&bytes[..41]).is_err());
+        let mut v3 = bytes.clone();
+        v3[0] = 3;
+        assert!(decode_commit_header(&v3).is_err());
+    }
 
     /// A small deterministic generator (xorshift64*), so that the tests need no crate.
     struct Rng(u64);

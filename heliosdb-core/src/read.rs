@@ -359,6 +359,17 @@ impl ReadTxn {
 
     /// Every row of `table` as it was at time `at`, in primary-key order.
     pub fn scan_as_of(&self, table: &str, at: Hlc) -> Result<AsOfScan<'_>> {
+        self.scan_as_of_range(table, .., at)
+    }
+
+    /// The rows of `table` whose key lies in `range` (bounds are key prefixes), as they were
+    /// at time `at`, in primary-key order.
+    pub fn scan_as_of_range(
+        &self,
+        table: &str,
+        range: impl RangeBounds<Vec<Value>>,
+        at: Hlc,
+    ) -> Result<AsOfScan<'_>> {
         fence(|| {
             self.check_as_of(at)?;
             let table = self.catalog.table(table)?;
@@ -369,10 +380,15 @@ impl ReadTxn {
                     table.name
                 )));
             }
-            let prefix = table.id.to_be_bytes();
-            let end = [&prefix[..], &[0xFF]].concat();
-            let current = self.rows.range(&prefix[..]..end.as_slice())?;
-            let history = self.history()?.range(&prefix[..]..end.as_slice())?;
+            // History keys are row keys followed by `valid_to`, so the row-key bounds
+            // (prefix bounds) select the same keys' history.
+            let (start, end) = key_bounds(table.id.to_be_bytes(), range);
+            let bounds = (
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            );
+            let current = self.rows.range::<&[u8]>(bounds)?;
+            let history = self.history()?.range::<&[u8]>(bounds)?;
             Ok(AsOfScan {
                 table,
                 at,
@@ -382,6 +398,183 @@ impl ReadTxn {
                 pending_history: None,
             })
         })
+    }
+
+    /// Every version of the rows of `table` with a key in `range` that was valid at some
+    /// time in `from..=to`, and every delete in that window, in key order and, per key, in
+    /// time order. `f` returns `false` to stop.
+    ///
+    /// A version's [`VersionOp`] says what made it: an insert (no version of the key ended
+    /// when it began) or an update. A delete is reported as its own entry holding the
+    /// deleted values, valid from the delete until the key was inserted again (`None`: not
+    /// since).
+    pub fn versions<E: From<Error>>(
+        &self,
+        table: &str,
+        range: impl RangeBounds<Vec<Value>>,
+        from: Hlc,
+        to: Hlc,
+        mut f: impl FnMut(Version) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
+        self.check_as_of(from)?;
+        self.check_as_of(to)?;
+        let schema = self.catalog.table(table)?;
+        if schema.is_columnar() {
+            return Err(Error::InvalidSchema(format!(
+                "{} is a columnar table: its versions cannot be listed yet (use a row table)",
+                schema.name
+            ))
+            .into());
+        }
+        let (start, end) = key_bounds(schema.id.to_be_bytes(), range);
+        let bounds = (
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
+        let mut current = fence(|| Ok(self.rows.range::<&[u8]>(bounds)?))?;
+        let mut history = fence(|| Ok(self.history()?.range::<&[u8]>(bounds)?))?;
+        // One key's versions at a time: (valid_from, valid_to, row).
+        type Entry<'t> = (Vec<u8>, Hlc, Option<Hlc>, StoredRow<'t>);
+        let next_current = |it: &mut RawRange| -> Result<Option<Entry<'_>>> {
+            fence(|| {
+                let Some(entry) = it.next() else {
+                    return Ok(None);
+                };
+                let (k, v) = entry?;
+                let key = k.value().get(4..).unwrap_or_default().to_vec();
+                let vf = row_header(v.value())?.0;
+                Ok(Some((
+                    key,
+                    vf,
+                    None,
+                    StoredRow {
+                        table: schema,
+                        value: v.into(),
+                    },
+                )))
+            })
+        };
+        let next_history = |it: &mut RawRange| -> Result<Option<Entry<'_>>> {
+            fence(|| {
+                let Some(entry) = it.next() else {
+                    return Ok(None);
+                };
+                let (k, v) = entry?;
+                let kb = k.value();
+                if kb.len() < 12 {
+                    return Err(Error::Corrupt("history key truncated".into()));
+                }
+                let mut vt = [0u8; 8];
+                vt.copy_from_slice(&kb[kb.len() - 8..]);
+                let key = kb[4..kb.len() - 8].to_vec();
+                let vf = row_header(v.value())?.0;
+                Ok(Some((
+                    key,
+                    vf,
+                    Some(Hlc(u64::from_be_bytes(vt))),
+                    StoredRow {
+                        table: schema,
+                        value: v.into(),
+                    },
+                )))
+            })
+        };
+        let mut pending_c = next_current(&mut current)?;
+        let mut pending_h = next_history(&mut history)?;
+        let mut group: Vec<Entry<'_>> = Vec::new();
+        loop {
+            let key = match (&pending_c, &pending_h) {
+                (Some(c), Some(h)) => c.0.clone().min(h.0.clone()),
+                (Some(c), None) => c.0.clone(),
+                (None, Some(h)) => h.0.clone(),
+                (None, None) => return Ok(()),
+            };
+            group.clear();
+            while pending_h.as_ref().is_some_and(|h| h.0 == key) {
+                group.extend(pending_h.take());
+                pending_h = next_history(&mut history)?;
+            }
+            if pending_c.as_ref().is_some_and(|c| c.0 == key) {
+                group.extend(pending_c.take());
+                pending_c = next_current(&mut current)?;
+            }
+            // History of one key is ordered by valid_to, which is its time order too.
+            for i in 0..group.len() {
+                let (_, vf, vt, row) = &group[i];
+                let op = if i > 0 && group[i - 1].2 == Some(*vf) {
+                    VersionOp::Update
+                } else {
+                    VersionOp::Insert
+                };
+                if *vf <= to && vt.is_none_or(|vt| vt > from) {
+                    let version = Version {
+                        values: row.values()?,
+                        valid_from: *vf,
+                        valid_to: *vt,
+                        op,
+                    };
+                    if !f(version)? {
+                        return Ok(());
+                    }
+                }
+                if let Some(vt) = *vt {
+                    let next = group.get(i + 1);
+                    let deleted = next.is_none_or(|n| n.1 != vt);
+                    if deleted && from <= vt && vt <= to {
+                        let version = Version {
+                            values: row.values()?,
+                            valid_from: vt,
+                            valid_to: next.map(|n| n.1),
+                            op: VersionOp::Delete,
+                        };
+                        if !f(version)? {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commit `commit_seq` as the change log records it, if the log still holds it.
+    pub fn commit(&self, commit_seq: u64) -> Result<Option<CommitSummary>> {
+        fence(|| {
+            let at = LogPosition {
+                commit_seq,
+                index: 0,
+            };
+            let Some(chunk) = self.log()?.get(&at.to_key()[..])? else {
+                return Ok(None);
+            };
+            let body = log::Chunk::decode(chunk.value())?;
+            let records = body.records()?;
+            let first = records
+                .first()
+                .ok_or_else(|| Error::Corrupt(format!("commit {commit_seq} has no header")))?;
+            let h = log::decode_commit_header(first)?;
+            Ok(Some(CommitSummary {
+                commit_seq,
+                local_ts: h.local_ts,
+                commit_ts: h.commit_ts,
+                origin: h.origin,
+                origin_seq: h.origin_seq,
+            }))
+        })
+    }
+
+    /// The oldest commit the change log still holds (0 for none).
+    pub fn first_commit_seq(&self) -> Result<u64> {
+        fence(|| {
+            Ok(match self.log()?.first()? {
+                Some((k, _)) => LogPosition::from_key(k.value())?.commit_seq,
+                None => 0,
+            })
+        })
+    }
+
+    /// The oldest time reads as of a past time may ask for.
+    pub fn history_horizon(&self) -> Hlc {
+        self.horizon
     }
 
     /// Up to `limit` change records after `after`, in log order.
@@ -731,6 +924,37 @@ impl<'t> Iterator for IndexScan<'t> {
             })
         }))
     }
+}
+
+/// One version of a row (see [`ReadTxn::versions`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub values: Vec<Value>,
+    pub valid_from: Hlc,
+    /// When the version was replaced or deleted; `None` while it is current.
+    pub valid_to: Option<Hlc>,
+    pub op: VersionOp,
+}
+
+/// What made a [`Version`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionOp {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// One commit of the change log (see [`ReadTxn::commit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub commit_seq: u64,
+    /// When the commit became visible here: the `valid_from` of the rows it wrote, and
+    /// the time `AS OF` reads use for it.
+    pub local_ts: Hlc,
+    /// The commit's timestamp at its origin (equal to `local_ts` for a local commit).
+    pub commit_ts: Hlc,
+    pub origin: crate::log::NodeId,
+    pub origin_seq: u64,
 }
 
 /// Rows of a table as of a past time: current rows that were already valid, merged in key

@@ -22,6 +22,7 @@ use crate::fence::fence;
 use crate::hlc::Hlc;
 use crate::key;
 use crate::log::{self, Change, ChangeRecord, CommitHeader, LogPosition, NodeId, SchemaChange};
+use crate::read::ReadTxn;
 use crate::row::{decode_row, encode_table_row, row_header};
 use crate::schema::{
     Catalog, ColumnSpec, IndexSchema, IndexSpec, TableId, TableSchema, TableSpec, check_row,
@@ -381,14 +382,16 @@ fn append_log(t: &mut Tables<'_>, s: &mut State) -> Result<()> {
                 commit_ts: r.commit_ts,
                 origin: r.origin,
                 origin_seq: r.origin_seq,
+                local_ts: s.commit_ts,
             },
             None => CommitHeader {
                 commit_ts: s.commit_ts,
                 origin: s.node_id,
                 origin_seq: s.counters.origin_seq + 1,
+                local_ts: s.commit_ts,
             },
         };
-        let mut bytes = Vec::with_capacity(34);
+        let mut bytes = Vec::with_capacity(42);
         log::encode_commit_header(&header, &mut bytes);
         s.next_position()?;
         s.chunk.push(&bytes);
@@ -1722,6 +1725,13 @@ impl WriteTxn {
         self.state.replicated_ts_max = self.state.replicated_ts_max.max(origin.commit_ts);
         self.state.replicated = Some(origin);
         Ok(())
+    }
+
+    /// A snapshot of what was committed before this transaction began (this transaction
+    /// holds the writer lock, so nothing commits in between): history reads of a write
+    /// transaction go through it.
+    pub fn committed(&self) -> Result<ReadTxn> {
+        ReadTxn::begin(self.inner.clone())
     }
 
     /// The local commit sequence this transaction's log reaches so far: that of the

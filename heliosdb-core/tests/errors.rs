@@ -183,7 +183,7 @@ fn a_version_1_file_opens_and_is_marked_with_this_format() {
     }
     assert_eq!(format(&path), 1);
     drop(Database::open(&path).unwrap());
-    assert_eq!(format(&path), 2);
+    assert_eq!(format(&path), heliosdb_core::FORMAT_VERSION);
 }
 
 /// A database file of 2,000 rows, its bytes, and copies with 64 bytes flipped at 40 places.

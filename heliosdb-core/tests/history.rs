@@ -135,3 +135,82 @@ fn retention_bounds_history_and_collection_removes_it() {
     ));
     assert_eq!(balance_at(&db, 1, db.now()), Some(49));
 }
+
+#[test]
+fn versions_list_every_version_in_a_window_with_its_operation() {
+    use heliosdb_core::VersionOp::{Delete, Insert, Update};
+    let db = setup();
+    let t1 = set(&db, 1, Some(100));
+    let t2 = set(&db, 1, Some(150));
+    let t3 = set(&db, 2, Some(200));
+    let t4 = set(&db, 1, None);
+    let t5 = set(&db, 1, Some(7));
+    let versions = |from: Hlc, to: Hlc| {
+        let r = db.begin_read().unwrap();
+        let mut out = Vec::new();
+        r.versions::<heliosdb_core::Error>("acct", .., from, to, |v| {
+            let (Value::Integer(k), Value::Integer(b)) = (&v.values[0], &v.values[1]) else {
+                panic!("{v:?}")
+            };
+            out.push((*k, *b, v.valid_from, v.valid_to, v.op));
+            Ok(true)
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(
+        versions(t1, t5),
+        vec![
+            (1, 100, t1, Some(t2), Insert),
+            (1, 150, t2, Some(t4), Update),
+            (1, 150, t4, Some(t5), Delete),
+            (1, 7, t5, None, Insert),
+            (2, 200, t3, None, Insert),
+        ]
+    );
+    // A window sees the versions valid in it and the deletes made in it, nothing else.
+    assert_eq!(
+        versions(t3, t3),
+        vec![(1, 150, t2, Some(t4), Update), (2, 200, t3, None, Insert)]
+    );
+    assert_eq!(versions(t4, t4).len(), 2);
+    assert_eq!(versions(t4, t4)[0].4, Delete);
+
+    // Each commit names the local time AS OF reads use for it.
+    let r = db.begin_read().unwrap();
+    let last = r.last_commit_seq().unwrap();
+    let c = r.commit(last).unwrap().unwrap();
+    assert_eq!((c.local_ts, c.commit_ts), (t5, t5));
+    assert_eq!(r.commit(last + 1).unwrap(), None);
+    assert_eq!(r.first_commit_seq().unwrap(), 1);
+}
+
+#[test]
+fn scans_as_of_a_time_honour_key_ranges() {
+    let db = setup();
+    let mut t = Hlc::ZERO;
+    for id in 0..10 {
+        t = set(&db, id, Some(id * 10));
+    }
+    for id in 0..10 {
+        set(&db, id, None);
+    }
+    let r = db.begin_read().unwrap();
+    let keys = |range: (std::ops::Bound<Vec<Value>>, std::ops::Bound<Vec<Value>>)| {
+        r.scan_as_of_range("acct", range, t)
+            .unwrap()
+            .map(|row| match row.unwrap().get(0).unwrap().as_ref() {
+                heliosdb_core::ValueRef::Integer(k) => k,
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let k = |i: i64| vec![Value::Integer(i)];
+    assert_eq!(keys((Included(k(3)), Excluded(k(6)))), vec![3, 4, 5]);
+    assert_eq!(keys((Excluded(k(7)), Unbounded)), vec![8, 9]);
+    assert_eq!(balance_at(&db, 0, t), Some(0));
+    assert_eq!(all_at(&db, t).len(), 10, "{:?}", all_at(&db, t));
+    assert_eq!(keys((Unbounded, Included(k(1)))), vec![0, 1]);
+    assert!(all_at(&db, db.now()).is_empty());
+}

@@ -122,6 +122,14 @@ pub enum StatementKind {
         /// The value.
         value: SetValue,
     },
+    /// `ALTER DATABASE [name] SET setting {= | TO} value | DEFAULT` (database-wide,
+    /// persisted settings such as `history_retention`).
+    AlterDatabase {
+        /// The setting.
+        name: Vec<Ident>,
+        /// The value.
+        value: SetValue,
+    },
     /// SHOW name.
     Show {
         /// The (possibly dotted) setting name; `SHOW ALL` gives `all`.
@@ -277,6 +285,19 @@ pub enum TableRef {
         name: Ident,
         /// Its alias.
         alias: Option<TableAlias>,
+        /// `AS OF …`, `FOR SYSTEM_TIME …` or `VERSIONS BETWEEN …`.
+        time: Option<Box<TimeTravel>>,
+        /// Its source text.
+        span: Span,
+    },
+    /// A table function: `name(args) [[AS] alias]`.
+    Function {
+        /// Its name.
+        name: Ident,
+        /// Its arguments.
+        args: Vec<Expr>,
+        /// Its alias.
+        alias: Option<TableAlias>,
         /// Its source text.
         span: Span,
     },
@@ -304,11 +325,49 @@ pub enum TableRef {
     },
 }
 
+/// Which past state of a table a reference reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeTravel {
+    /// `AS OF point` (also `FOR SYSTEM_TIME AS OF point`): the table as it was then.
+    AsOf(TimePoint),
+    /// `VERSIONS BETWEEN a AND b` (also `FOR SYSTEM_TIME BETWEEN a AND b`): every version
+    /// valid at some time in the window, with validity columns.
+    Versions { from: TimePoint, to: TimePoint },
+}
+
+/// A point in a table's history.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimePoint {
+    /// `TIMESTAMP expr`.
+    Timestamp(Expr),
+    /// `TRANSACTION expr`: just after the commit with that id.
+    Transaction(Expr),
+}
+
+impl Display for TimePoint {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            TimePoint::Timestamp(e) => write!(f, "TIMESTAMP {e}"),
+            TimePoint::Transaction(e) => write!(f, "TRANSACTION {e}"),
+        }
+    }
+}
+
+impl Display for TimeTravel {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeTravel::AsOf(p) => write!(f, " AS OF {p}"),
+            TimeTravel::Versions { from, to } => write!(f, " VERSIONS BETWEEN {from} AND {to}"),
+        }
+    }
+}
+
 impl TableRef {
     /// Its source text.
     pub fn span(&self) -> Span {
         match self {
             TableRef::Table { span, .. }
+            | TableRef::Function { span, .. }
             | TableRef::Subquery { span, .. }
             | TableRef::Join { span, .. } => *span,
         }
@@ -1110,6 +1169,15 @@ impl Display for StatementKind {
                     SetValue::Values(v) => comma(f, v),
                 }
             }
+            StatementKind::AlterDatabase { name, value } => {
+                f.write_str("ALTER DATABASE SET ")?;
+                dotted(f, name)?;
+                f.write_str(" = ")?;
+                match value {
+                    SetValue::Default => f.write_str("DEFAULT"),
+                    SetValue::Values(v) => comma(f, v),
+                }
+            }
             StatementKind::Show { name } => {
                 f.write_str("SHOW ")?;
                 dotted(f, name)
@@ -1461,8 +1529,29 @@ impl Display for TableAlias {
 impl Display for TableRef {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            TableRef::Table { name, alias, .. } => {
+            TableRef::Table {
+                name, alias, time, ..
+            } => {
                 write!(f, "{name}")?;
+                if let Some(t) = time {
+                    write!(f, "{t}")?;
+                }
+                if let Some(a) = alias {
+                    write!(f, "{a}")?;
+                }
+                Ok(())
+            }
+            TableRef::Function {
+                name, args, alias, ..
+            } => {
+                write!(f, "{name}(")?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_char(')')?;
                 if let Some(a) = alias {
                     write!(f, "{a}")?;
                 }

@@ -15,7 +15,8 @@ use crate::ast::{
     self, BinaryOp, ExprKind, Literal, SelectItem, SetExpr, Span, TableRef, TypeKind, UnaryOp,
 };
 use crate::plan::{
-    AggCall, AggFunc, Expr, JoinKind, KeyRange, Plan, SetOpKind, SortKey, Subquery, full_range,
+    AggCall, AggFunc, AsOf, Expr, JoinKind, KeyRange, Plan, SetOpKind, SortKey, Subquery,
+    full_range,
 };
 use crate::values::{self, ArithOp, CmpOp};
 
@@ -355,6 +356,143 @@ impl<'c> Binder<'c> {
         Ok(bound)
     }
 
+    /// `name AS OF …` or `name VERSIONS BETWEEN …`: a table of the catalog read in the past.
+    fn time_travel(
+        &mut self,
+        name: &ast::Ident,
+        alias: Option<&ast::TableAlias>,
+        time: &ast::TimeTravel,
+        span: Span,
+    ) -> Result<(Plan, Scope)> {
+        let Ok(table) = self.catalog.table(&name.value) else {
+            let what = if self.cte(&name.value).is_some() {
+                "a WITH query"
+            } else if self.view(&name.value, span)?.is_some() {
+                "a view"
+            } else if self.system.and_then(|s| s.get(&name.value)).is_some() {
+                "a system table"
+            } else {
+                return err(span, format!("relation \"{}\" does not exist", name.value));
+            };
+            return err(
+                span,
+                format!(
+                    "{} is {what}: AS OF and VERSIONS read the history of tables only",
+                    name.value
+                ),
+            );
+        };
+        let table_name = table.name.clone();
+        let mut columns: Vec<(String, Option<DataType>)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), Some(c.data_type)))
+            .collect();
+        let plan = match time {
+            ast::TimeTravel::AsOf(p) => Plan::Scan {
+                table: table_name,
+                range: full_range(),
+                columns: None,
+                at: Some(self.time_point(p)?),
+            },
+            ast::TimeTravel::Versions { from, to } => {
+                let (from, to) = (self.time_point(from)?, self.time_point(to)?);
+                for (n, ty) in [
+                    ("valid_from", DataType::Timestamp),
+                    ("valid_to", DataType::Timestamp),
+                    ("operation", DataType::Text),
+                ] {
+                    if columns.iter().any(|(c, _)| c == n) {
+                        return err(
+                            span,
+                            format!(
+                                "{} has a column named {n}, which VERSIONS adds; rename it \
+                                 to list versions",
+                                name.value
+                            ),
+                        );
+                    }
+                    columns.push((n.into(), Some(ty)));
+                }
+                Plan::Versions {
+                    table: table_name,
+                    from,
+                    to,
+                }
+            }
+        };
+        if let Some(a) = alias {
+            rename_columns(&mut columns, &a.columns, a.name.span)?;
+        }
+        let label = alias.map_or(&name.value, |a| &a.name.value).clone();
+        let scope = Scope {
+            columns: columns
+                .into_iter()
+                .map(|(name, ty)| ScopeColumn {
+                    table: Some(label.clone()),
+                    name,
+                    ty,
+                })
+                .collect(),
+        };
+        Ok((plan, scope))
+    }
+
+    /// The time or commit a time point names (a constant of the statement).
+    fn time_point(&mut self, p: &ast::TimePoint) -> Result<AsOf> {
+        match p {
+            ast::TimePoint::Timestamp(e) => {
+                let bound = self.expr(e, &Scope::default())?;
+                let v = self.constant_value(&bound.expr, e.span)?;
+                let v = match v {
+                    Value::Timestamp(_) => v,
+                    Value::Text(_) => {
+                        crate::values::cast(&v, DataType::Timestamp).map_err(|why| BindError {
+                            message: format!("AS OF TIMESTAMP: {why}"),
+                            span: e.span,
+                        })?
+                    }
+                    other => {
+                        return err(
+                            e.span,
+                            format!(
+                                "AS OF TIMESTAMP needs a timestamp, not {}",
+                                other.type_name()
+                            ),
+                        );
+                    }
+                };
+                match v {
+                    Value::Timestamp(us) if us >= 0 => Ok(AsOf::Time(
+                        heliosdb_core::Hlc::at_unix_ms((us / 1000) as u64),
+                    )),
+                    _ => err(e.span, "AS OF TIMESTAMP: times before 1970 hold no history"),
+                }
+            }
+            ast::TimePoint::Transaction(e) => {
+                let bound = self.expr(e, &Scope::default())?;
+                match self.constant_value(&bound.expr, e.span)? {
+                    Value::Integer(n) if n >= 1 => Ok(AsOf::Commit(n as u64)),
+                    other => err(
+                        e.span,
+                        format!(
+                            "AS OF TRANSACTION needs a commit id (a positive integer, as \
+                             heliosdb_commits() lists), not {other}"
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Evaluates an expression that reads no rows (parameters are bound already).
+    fn constant_value(&self, e: &Expr, span: Span) -> Result<Value> {
+        crate::exec::eval_constant(e, &self.params).map_err(|why| BindError {
+            message: why.to_string(),
+            span,
+        })
+    }
+
     fn constant_expr(&mut self, e: &ast::Expr, what: &str) -> Result<Expr> {
         let t = self.expr(e, &Scope::default())?;
         if !is_numeric(t.ty) {
@@ -522,7 +660,61 @@ impl<'c> Binder<'c> {
 
     fn table_ref(&mut self, t: &TableRef) -> Result<(Plan, Scope)> {
         match t {
-            TableRef::Table { name, alias, span } => {
+            TableRef::Function {
+                name,
+                args,
+                alias,
+                span,
+            } => {
+                let label = alias
+                    .as_ref()
+                    .map_or(&name.value, |a| &a.name.value)
+                    .clone();
+                let Some(function) = self.system.and_then(|s| s.function(&name.value)) else {
+                    return err(*span, format!("function {}() does not exist", name.value));
+                };
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    let bound = self.expr(a, &Scope::default())?;
+                    values.push(self.constant_value(&bound.expr, a.span)?);
+                }
+                let rows = function.rows(&values).map_err(|why| BindError {
+                    message: format!("{}(): {why}", name.value),
+                    span: *span,
+                })?;
+                let mut columns: Vec<(String, Option<DataType>)> = function
+                    .columns()
+                    .into_iter()
+                    .map(|(n, ty)| (n, Some(ty)))
+                    .collect();
+                let plan = literal_rows(rows, columns.len());
+                if let Some(a) = alias {
+                    rename_columns(&mut columns, &a.columns, a.name.span)?;
+                }
+                let scope = Scope {
+                    columns: columns
+                        .into_iter()
+                        .map(|(name, ty)| ScopeColumn {
+                            table: Some(label.clone()),
+                            name,
+                            ty,
+                        })
+                        .collect(),
+                };
+                Ok((plan, scope))
+            }
+            TableRef::Table {
+                name,
+                alias,
+                span,
+                time: Some(time),
+            } => self.time_travel(name, alias.as_ref(), time, *span),
+            TableRef::Table {
+                name,
+                alias,
+                span,
+                time: None,
+            } => {
                 let label = alias
                     .as_ref()
                     .map_or(&name.value, |a| &a.name.value)
@@ -556,29 +748,7 @@ impl<'c> Binder<'c> {
                         .iter()
                         .map(|(n, ty)| (n.clone(), Some(*ty)))
                         .collect::<Vec<_>>();
-                    let width = cols.len();
-                    let literal_rows: Vec<Vec<Expr>> = rows
-                        .into_iter()
-                        .map(|row| {
-                            let mut row: Vec<Expr> = row.into_iter().map(Expr::Literal).collect();
-                            row.resize(width, Expr::Literal(Value::Null));
-                            row
-                        })
-                        .collect();
-                    // With no rows, one row of NULLs under a false filter keeps the width
-                    // known to the planner (join offsets are computed from it).
-                    let plan = if literal_rows.is_empty() {
-                        Plan::Filter {
-                            input: Plan::Values {
-                                rows: vec![vec![Expr::Literal(Value::Null); width]],
-                            }
-                            .boxed(),
-                            predicate: Expr::Literal(Value::Boolean(false)),
-                        }
-                    } else {
-                        Plan::Values { rows: literal_rows }
-                    };
-                    (plan, cols)
+                    (literal_rows(rows, cols.len()), cols)
                 } else {
                     let table = self.catalog.table(&name.value).map_err(|_| BindError {
                         message: format!("relation \"{}\" does not exist", name.value),
@@ -594,6 +764,7 @@ impl<'c> Binder<'c> {
                             table: table.name.clone(),
                             range: full_range(),
                             columns: None,
+                            at: None,
                         },
                         cols,
                     )
@@ -1970,6 +2141,7 @@ pub(crate) fn plan_width(catalog: &Catalog, plan: &Plan) -> Option<usize> {
         Plan::Scan { table, .. }
         | Plan::IndexScan { table, .. }
         | Plan::VectorSearch { table, .. } => catalog.table(table).ok()?.columns.len(),
+        Plan::Versions { table, .. } => catalog.table(table).ok()?.columns.len() + 3,
         Plan::Filter { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
@@ -2110,12 +2282,14 @@ fn index_join(
         Plan::Scan {
             table,
             range: (Bound::Unbounded, Bound::Unbounded),
+            at: None,
             ..
         } => (table.clone(), None),
         Plan::Filter { input, predicate } => match input.as_ref() {
             Plan::Scan {
                 table,
                 range: (Bound::Unbounded, Bound::Unbounded),
+                at: None,
                 ..
             } => (table.clone(), Some(predicate.clone())),
             _ => return plain(left, right, on),
@@ -2214,10 +2388,18 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
             table,
             range,
             columns,
+            at,
         } => {
             let path = catalog.table(&table).ok().and_then(|t| {
                 let refs: Vec<&Expr> = parts.iter().collect();
-                access_path(t, &refs)
+                if at.is_some() {
+                    // Indexes hold current rows only: a read of the past ranges over keys.
+                    let mut t = (**t).clone();
+                    t.indexes.clear();
+                    access_path(&t, &refs)
+                } else {
+                    access_path(t, &refs)
+                }
             });
             let (scan, covered) = match path {
                 Some((None, access)) => (
@@ -2225,6 +2407,7 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
                         table,
                         range: access.range,
                         columns,
+                        at,
                     },
                     access.covered,
                 ),
@@ -2242,6 +2425,7 @@ fn push_filter(catalog: &Catalog, plan: Plan, parts: Vec<Expr>) -> Plan {
                         table,
                         range,
                         columns,
+                        at,
                     },
                     Vec::new(),
                 ),
@@ -2441,3 +2625,27 @@ static WILDCARD_MARK: ast::Expr = ast::Expr {
     kind: ExprKind::Default,
     span: Span { start: 0, end: 0 },
 };
+
+/// Literal rows of `width` columns as a plan. With no rows, one row of NULLs under a false
+/// filter keeps the width known to the planner (join offsets are computed from it).
+fn literal_rows(rows: Vec<Vec<Value>>, width: usize) -> Plan {
+    let literal_rows: Vec<Vec<Expr>> = rows
+        .into_iter()
+        .map(|row| {
+            let mut row: Vec<Expr> = row.into_iter().map(Expr::Literal).collect();
+            row.resize(width, Expr::Literal(Value::Null));
+            row
+        })
+        .collect();
+    if literal_rows.is_empty() {
+        Plan::Filter {
+            input: Plan::Values {
+                rows: vec![vec![Expr::Literal(Value::Null); width]],
+            }
+            .boxed(),
+            predicate: Expr::Literal(Value::Boolean(false)),
+        }
+    } else {
+        Plan::Values { rows: literal_rows }
+    }
+}

@@ -13,7 +13,9 @@ use std::rc::Rc;
 use heliosdb_core::{ReadTxn, Value, WriteTxn, key};
 
 use crate::error::{Error, Result};
-use crate::plan::{AggCall, AggFunc, Expr, JoinKind, KeyRange, Plan, SetOpKind, SortKey, Subquery};
+use crate::plan::{
+    AggCall, AggFunc, AsOf, Expr, JoinKind, KeyRange, Plan, SetOpKind, SortKey, Subquery,
+};
 use crate::values::{self, CmpOp, ValueError};
 
 pub type Row = Vec<Value>;
@@ -83,6 +85,19 @@ pub trait Source {
     fn snapshot(&self) -> Option<&ReadTxn> {
         None
     }
+
+    /// The rows of `table` with a key in `range` as they were at `at`, in key order.
+    fn scan_as_of(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        at: AsOf,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow>;
+
+    /// Every version of `table`'s rows in the window (see [`Plan::Versions`]).
+    fn versions(&self, table: &str, from: AsOf, to: AsOf, sink: &mut Sink<'_>) -> Result<Flow>;
 
     /// Whether this source holds writes not yet committed. Derived indexes (HNSW) follow
     /// committed data, so a transaction that wrote searches exactly instead.
@@ -244,6 +259,21 @@ impl Source for ReadTxn {
         Some(self)
     }
 
+    fn scan_as_of(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        at: AsOf,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        scan_as_of_snapshot(self, table, range, at, columns, sink)
+    }
+
+    fn versions(&self, table: &str, from: AsOf, to: AsOf, sink: &mut Sink<'_>) -> Result<Flow> {
+        versions_snapshot(self, table, from, to, sink)
+    }
+
     /// Reads each row's vector in place and decodes only the rows the heap keeps.
     fn vector_scan(
         &self,
@@ -284,8 +314,153 @@ impl Source for ReadTxn {
     }
 }
 
-/// The write transaction's rows come decoded whole.
+/// A source with no tables, for expressions that read none.
+struct NoTables;
+
+impl Source for NoTables {
+    fn scan(
+        &self,
+        table: &str,
+        _: &KeyRange,
+        _: Option<&[bool]>,
+        _: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        Err(Error::Internal(format!(
+            "a constant expression read table {table}"
+        )))
+    }
+
+    fn index_scan(
+        &self,
+        table: &str,
+        _: &str,
+        range: &KeyRange,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        self.scan(table, range, columns, sink)
+    }
+
+    fn scan_as_of(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        _: AsOf,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        self.scan(table, range, columns, sink)
+    }
+
+    fn versions(&self, table: &str, _: AsOf, _: AsOf, sink: &mut Sink<'_>) -> Result<Flow> {
+        self.scan(table, &crate::plan::full_range(), None, sink)
+    }
+}
+
+/// The value of an expression that reads no table (subqueries over tables are refused).
+pub(crate) fn eval_constant(expr: &Expr, params: &[Value]) -> Result<Value> {
+    Executor::new(&NoTables, params).eval(expr, &[])
+}
+
+/// The time a history read names: a commit's is its local commit time.
+pub(crate) fn resolve_as_of(r: &ReadTxn, at: AsOf) -> Result<heliosdb_core::Hlc> {
+    match at {
+        AsOf::Time(t) => Ok(t),
+        AsOf::Commit(n) => match r.commit(n)? {
+            Some(c) => Ok(c.local_ts),
+            None => {
+                let (first, last) = (r.first_commit_seq()?, r.last_commit_seq()?);
+                Err(Error::Execution(if n > last {
+                    format!("transaction {n} has not been committed (the last is {last})")
+                } else {
+                    format!(
+                        "transaction {n} is no longer in the change log (the oldest kept is \
+                         {first}); use AS OF TIMESTAMP"
+                    )
+                }))
+            }
+        },
+    }
+}
+
+/// A time as a TIMESTAMP value (milliseconds; the logical counter is dropped).
+fn hlc_timestamp(t: heliosdb_core::Hlc) -> Value {
+    Value::Timestamp(i64::try_from(t.physical_ms().saturating_mul(1000)).unwrap_or(i64::MAX))
+}
+
+fn scan_as_of_snapshot(
+    r: &ReadTxn,
+    table: &str,
+    range: &KeyRange,
+    at: AsOf,
+    columns: Option<&[bool]>,
+    sink: &mut Sink<'_>,
+) -> Result<Flow> {
+    let at = resolve_as_of(r, at)?;
+    if let (std::ops::Bound::Included(a), std::ops::Bound::Included(b)) = range
+        && a == b
+        && r.table(table)?.key_len() == a.len()
+    {
+        let Some(row) = r.get_as_of(table, a, at)? else {
+            return Ok(Flow::More);
+        };
+        let mut values = Vec::new();
+        row.decode_into(columns, &mut values)?;
+        return sink(&values);
+    }
+    push_stored(r.scan_as_of_range(table, range.clone(), at)?, columns, sink)
+}
+
+fn versions_snapshot(
+    r: &ReadTxn,
+    table: &str,
+    from: AsOf,
+    to: AsOf,
+    sink: &mut Sink<'_>,
+) -> Result<Flow> {
+    let (from, to) = (resolve_as_of(r, from)?, resolve_as_of(r, to)?);
+    if from > to {
+        return Err(Error::Execution(format!(
+            "VERSIONS BETWEEN {from} AND {to}: the window ends before it begins"
+        )));
+    }
+    let mut flow = Flow::More;
+    r.versions(table, .., from, to, |v| {
+        let mut row = v.values;
+        row.push(hlc_timestamp(v.valid_from));
+        row.push(v.valid_to.map_or(Value::Null, hlc_timestamp));
+        row.push(Value::Text(
+            match v.op {
+                heliosdb_core::VersionOp::Insert => "INSERT",
+                heliosdb_core::VersionOp::Update => "UPDATE",
+                heliosdb_core::VersionOp::Delete => "DELETE",
+            }
+            .into(),
+        ));
+        flow = sink(&row)?;
+        Ok::<_, Error>(flow == Flow::More)
+    })?;
+    Ok(flow)
+}
+
+/// The write transaction's rows come decoded whole; history reads see what was committed
+/// before it (its own writes are not history yet).
 impl Source for WriteTxn {
+    fn scan_as_of(
+        &self,
+        table: &str,
+        range: &KeyRange,
+        at: AsOf,
+        columns: Option<&[bool]>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Flow> {
+        scan_as_of_snapshot(&self.committed()?, table, range, at, columns, sink)
+    }
+
+    fn versions(&self, table: &str, from: AsOf, to: AsOf, sink: &mut Sink<'_>) -> Result<Flow> {
+        versions_snapshot(&self.committed()?, table, from, to, sink)
+    }
+
     fn scan(
         &self,
         table: &str,
@@ -707,7 +882,17 @@ impl<'a> Executor<'a> {
                 table,
                 range,
                 columns,
+                at: None,
             } => self.source.scan(table, range, columns.as_deref(), sink),
+            Plan::Scan {
+                table,
+                range,
+                columns,
+                at: Some(at),
+            } => self
+                .source
+                .scan_as_of(table, range, *at, columns.as_deref(), sink),
+            Plan::Versions { table, from, to } => self.source.versions(table, *from, *to, sink),
             Plan::IndexScan {
                 table,
                 index,
@@ -766,6 +951,7 @@ impl<'a> Executor<'a> {
                     table,
                     range,
                     columns,
+                    at: None,
                 } = &**input
                 {
                     let mut zones = Vec::new();
@@ -1698,6 +1884,7 @@ mod tests {
             table: "emp".into(),
             range: full_range(),
             columns: None,
+            at: None,
         }
         .boxed()
     }
@@ -2008,6 +2195,7 @@ mod tests {
                         table: "emp".into(),
                         range: (Bound::Included(vec![Value::Integer(5)]), Bound::Unbounded),
                         columns: None,
+                        at: None,
                     },
                     correlated: false,
                 }),

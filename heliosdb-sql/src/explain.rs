@@ -29,6 +29,17 @@ fn values(v: &[Value]) -> String {
     format!("({})", parts.join(", "))
 }
 
+fn point_text(at: crate::plan::AsOf) -> String {
+    match at {
+        crate::plan::AsOf::Time(t) => t.to_string(),
+        crate::plan::AsOf::Commit(n) => format!("transaction {n}"),
+    }
+}
+
+fn as_of_text(at: crate::plan::AsOf) -> String {
+    format!("(as of {})", point_text(at))
+}
+
 fn access(range: &KeyRange, table: &str, index: Option<&str>) -> String {
     let using = index.map_or_else(String::new, |i| format!(" using {i}"));
     match range {
@@ -60,7 +71,29 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
     let (line, children): (String, Vec<&Plan>) = match plan {
         Plan::Unit => ("Result".into(), vec![]),
         Plan::Values { rows } => (format!("Values ({} rows)", rows.len()), vec![]),
-        Plan::Scan { table, range, .. } => (access(range, table, None), vec![]),
+        Plan::Scan {
+            table,
+            range,
+            at: None,
+            ..
+        } => (access(range, table, None), vec![]),
+        Plan::Scan {
+            table,
+            range,
+            at: Some(at),
+            ..
+        } => (
+            format!("{} {}", access(range, table, None), as_of_text(*at)),
+            vec![],
+        ),
+        Plan::Versions { table, from, to } => (
+            format!(
+                "Versions on {table} between {} and {}",
+                point_text(*from),
+                point_text(*to)
+            ),
+            vec![],
+        ),
         Plan::IndexScan {
             table,
             index,

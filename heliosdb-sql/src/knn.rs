@@ -56,6 +56,7 @@ pub fn rewrite(catalog: &Catalog, plan: &mut Plan) {
         Plan::Unit
         | Plan::Values { .. }
         | Plan::Scan { .. }
+        | Plan::Versions { .. }
         | Plan::IndexScan { .. }
         | Plan::VectorSearch { .. } => {}
     }
@@ -101,12 +102,14 @@ fn try_rewrite(catalog: &Catalog, plan: &mut Plan, limit: Expr, offset: Option<E
             table,
             range: (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
             columns,
+            at: None,
         } => (table.clone(), None, columns.clone()),
         Plan::Filter { input, predicate } => match &**input {
             Plan::Scan {
                 table,
                 range: (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
                 columns,
+                at: None,
             } => (table.clone(), Some(predicate.clone()), columns.clone()),
             _ => return false,
         },

@@ -13,6 +13,16 @@ use crate::values::{ArithOp, CmpOp, ScalarFn};
 /// Bounds on a primary key or an index key; each bound is a key prefix.
 pub type KeyRange = (Bound<Vec<Value>>, Bound<Vec<Value>>);
 
+/// A point in a table's history that a read names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// A time (`AS OF TIMESTAMP`).
+    Time(heliosdb_core::Hlc),
+    /// Just after a commit of the change log (`AS OF TRANSACTION`), resolved when the
+    /// statement runs.
+    Commit(u64),
+}
+
 /// Which columns of a table a scan decodes: `None` for all, else a flag per column
 /// (columns past the end count as wanted). Unwanted columns read as NULL; the pruning
 /// pass (`prune.rs`) sets this from what the plan above the scan reads.
@@ -192,11 +202,20 @@ pub enum Plan {
     Values {
         rows: Vec<Vec<Expr>>,
     },
-    /// Rows of a table in primary-key order, within `range`.
+    /// Rows of a table in primary-key order, within `range`; with `at`, as they were then.
     Scan {
         table: String,
         range: KeyRange,
         columns: Columns,
+        at: Option<AsOf>,
+    },
+    /// `t VERSIONS BETWEEN from AND to`: every version of the rows of `table` valid at some
+    /// time in the window, and its deletes, each row followed by valid_from, valid_to and
+    /// the operation.
+    Versions {
+        table: String,
+        from: AsOf,
+        to: AsOf,
     },
     /// Rows of a table in the order of one of its indexes, within `range`.
     IndexScan {

@@ -42,7 +42,7 @@ fn reads<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Needed {
 
 fn walk(catalog: &Catalog, plan: &mut Plan, needed: Needed) {
     match plan {
-        Plan::Unit | Plan::Values { .. } => {}
+        Plan::Unit | Plan::Values { .. } | Plan::Versions { .. } => {}
         Plan::Scan { table, columns, .. } | Plan::IndexScan { table, columns, .. } => {
             // Exactly one flag per column, so none past the end is decoded by default.
             let width = catalog.table(table).map(|t| t.columns.len());

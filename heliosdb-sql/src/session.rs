@@ -98,7 +98,8 @@ pub struct Session {
     db: Database,
     txn: TxnState,
     settings: BTreeMap<String, String>,
-    system: Option<Arc<SystemTables>>,
+    /// The SQL layer's table functions and what `with_system_tables` added.
+    system: Arc<SystemTables>,
 }
 
 /// Binds a query for running: names resolved, parameters bound as their values, and the
@@ -147,18 +148,20 @@ fn assign(v: Value, ty: heliosdb_core::DataType) -> Result<Value> {
 
 impl Session {
     pub fn new(db: Database) -> Self {
+        let mut system = SystemTables::new();
+        crate::system::register_builtins(&mut system, &db);
         Session {
             db,
             txn: TxnState::Idle,
             settings: BTreeMap::new(),
-            system: None,
+            system: Arc::new(system),
         }
     }
 
     /// Queries can also read these system tables (a catalog table or view of the same
     /// name wins).
     pub fn with_system_tables(mut self, system: Arc<SystemTables>) -> Self {
-        self.system = Some(system);
+        Arc::make_mut(&mut self.system).extend(&system);
         self
     }
 
@@ -251,7 +254,7 @@ impl Session {
     fn autocommit(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Outcome> {
         if let StatementKind::Query(q) = &stmt.kind {
             let r = self.db.begin_read()?;
-            let bound = bind_query(r.catalog(), self.system.as_deref(), q, params)?;
+            let bound = bind_query(r.catalog(), Some(&self.system), q, params)?;
             let vectors = self.vector_context();
             let rows = Executor::new(&r, params)
                 .with_vectors(Some(&vectors))
@@ -267,6 +270,7 @@ impl Session {
                 | StatementKind::Set { .. }
                 | StatementKind::Show { .. }
                 | StatementKind::Reindex { .. }
+                | StatementKind::AlterDatabase { .. }
         ) {
             return self.statement(stmt, params, None);
         }
@@ -287,7 +291,7 @@ impl Session {
         };
         match &stmt.kind {
             StatementKind::Query(q) => {
-                let bound = bind_query(w.catalog(), self.system.as_deref(), q, params)?;
+                let bound = bind_query(w.catalog(), Some(&self.system), q, params)?;
                 let vectors = self.vector_context();
                 let rows = Executor::new(&*w, params)
                     .with_vectors(Some(&vectors))
@@ -315,6 +319,9 @@ impl Session {
             StatementKind::Reindex { .. } => {
                 unsupported("REINDEX cannot run inside a transaction block; COMMIT first")
             }
+            StatementKind::AlterDatabase { .. } => {
+                unsupported("ALTER DATABASE cannot run inside a transaction block; COMMIT first")
+            }
             StatementKind::Begin | StatementKind::Commit | StatementKind::Rollback => {
                 unsupported("transaction control inside a statement")
             }
@@ -327,7 +334,7 @@ impl Session {
                 let lines = match &inner.kind {
                     StatementKind::Query(q) => {
                         let r = self.db.begin_read()?;
-                        let bound = bind_query(r.catalog(), self.system.as_deref(), q, &[])?;
+                        let bound = bind_query(r.catalog(), Some(&self.system), q, &[])?;
                         crate::explain::explain(&bound.plan)
                     }
                     _ => return unsupported("EXPLAIN shows queries only"),
@@ -403,12 +410,40 @@ impl Session {
                 };
                 Ok(Outcome::Done("SET"))
             }
+            StatementKind::AlterDatabase { name, value } => {
+                let name: Vec<&str> = name.iter().map(|i| i.value.as_str()).collect();
+                match name.join(".").as_str() {
+                    "history_retention" => {
+                        let retention = match value {
+                            ast::SetValue::Default => {
+                                Some(heliosdb_core::DEFAULT_HISTORY_RETENTION)
+                            }
+                            ast::SetValue::Values(v) => {
+                                let text = v.iter().map(option_text).collect::<String>();
+                                parse_retention(&text)?
+                            }
+                        };
+                        self.db.set_history_retention(retention)?;
+                        // Enforced now, not only by the collection commits run on their own.
+                        self.db.collect_garbage()?;
+                        Ok(Outcome::Done("ALTER DATABASE"))
+                    }
+                    other => unsupported(format!(
+                        "unrecognized database setting \"{other}\" (ALTER DATABASE SET knows \
+                         history_retention)"
+                    )),
+                }
+            }
             StatementKind::Show { name } => {
                 let name: Vec<&str> = name.iter().map(|i| i.value.as_str()).collect();
                 let key = name.join(".");
                 let value = match self.settings.get(&key) {
                     Some(v) => v.clone(),
                     None => match key.as_str() {
+                        "history_retention" => match self.db.history_retention() {
+                            Some(d) => format_retention(d),
+                            None => "forever".into(),
+                        },
                         "server_version" => "15.0 (HeliosDB Nano)".into(),
                         "transaction_isolation" => "serializable".into(),
                         _ => {
@@ -428,6 +463,53 @@ impl Session {
             }
             _ => unsupported("this statement needs a transaction"),
         }
+    }
+}
+
+/// How long history is kept: `'7 days'`, `'36 hours'`, `'1 day 12 hours'`, `'90 s'`,
+/// or `'forever'` (`None`).
+fn parse_retention(text: &str) -> Result<Option<std::time::Duration>> {
+    let bad = || {
+        SqlError::Unsupported(format!(
+            "invalid history_retention \"{text}\": give a duration such as '7 days', \
+             '12 hours' or '30 minutes', or 'forever'"
+        ))
+    };
+    let lower = text.trim().to_ascii_lowercase();
+    if ["forever", "unlimited", "infinity"].contains(&lower.as_str()) {
+        return Ok(None);
+    }
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    for pair in words.chunks(2) {
+        let n: u64 = pair[0].parse().map_err(|_| bad())?;
+        let unit: u64 = match pair[1].trim_end_matches('s') {
+            "" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3_600,
+            "d" | "day" => 86_400,
+            "w" | "week" => 604_800,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+    }
+    Ok(Some(std::time::Duration::from_secs(total)))
+}
+
+fn format_retention(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0 seconds".into(),
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Queries: WITH, SELECT, VALUES, set operations, FROM items, ORDER BY, LIMIT, OFFSET.
 
+use super::expr::P_OTHER;
 use super::{ParseError, Parser, lexer::Tok};
 use crate::ast::{
     Cte, Expr, ExprKind, Ident, JoinConstraint, JoinKind, OrderByItem, Query, Select, SelectItem,
-    SetExpr, SetOperator, TableAlias, TableRef, Values,
+    SetExpr, SetOperator, TableAlias, TableRef, TimePoint, TimeTravel, Values,
 };
 
 impl Parser<'_> {
@@ -435,11 +436,105 @@ impl Parser<'_> {
             return Err(self.error_here("schema-qualified names are not supported"));
         }
         if matches!(self.peek(), Tok::LParen) {
-            return Err(self.error_here("functions in FROM are not supported"));
+            return self.parse_table_function(name, start);
         }
+        self.parse_table_rest(name, start)
+    }
+
+    /// After a table's name: its time clause and alias, in either order. Kept out of
+    /// `parse_table_primary`, which is on the recursive path (its frame size counts).
+    #[inline(never)]
+    fn parse_table_rest(
+        &mut self,
+        name: Ident,
+        start: crate::ast::Span,
+    ) -> Result<TableRef, ParseError> {
+        let mut time = self.parse_time_travel()?;
+        let alias = self.parse_table_alias()?;
+        if time.is_none() {
+            time = self.parse_time_travel()?;
+        }
+        let span = start.to(self.prev_span());
+        Ok(TableRef::Table {
+            name,
+            alias,
+            time: time.map(Box::new),
+            span,
+        })
+    }
+
+    /// `name(args) [alias]`, at the `(`.
+    #[inline(never)]
+    fn parse_table_function(
+        &mut self,
+        name: Ident,
+        start: crate::ast::Span,
+    ) -> Result<TableRef, ParseError> {
+        self.advance();
+        let mut args = Vec::new();
+        if !matches!(self.peek(), Tok::RParen) {
+            self.parse_expr_list_into(&mut args)?;
+        }
+        self.expect_rparen()?;
         let alias = self.parse_table_alias()?;
         let span = start.to(self.prev_span());
-        Ok(TableRef::Table { name, alias, span })
+        Ok(TableRef::Function {
+            name,
+            args,
+            alias,
+            span,
+        })
+    }
+
+    /// `AS OF point`, `VERSIONS BETWEEN point AND point`, or SQL:2011's `FOR SYSTEM_TIME
+    /// AS OF point | BETWEEN point AND point`, if one follows.
+    fn parse_time_travel(&mut self) -> Result<Option<TimeTravel>, ParseError> {
+        if self.is_kw("as") && self.is_kw_at(1, "of") {
+            self.advance();
+            self.advance();
+            return Ok(Some(TimeTravel::AsOf(self.parse_time_point(true)?)));
+        }
+        if self.is_kw("versions") && self.is_kw_at(1, "between") {
+            self.advance();
+            self.advance();
+            return self.parse_time_window(true).map(Some);
+        }
+        if self.is_kw("for") && self.is_kw_at(1, "system_time") {
+            self.advance();
+            self.advance();
+            if self.eat_kw("as") {
+                self.expect_kw("of")?;
+                return Ok(Some(TimeTravel::AsOf(self.parse_time_point(false)?)));
+            }
+            if self.eat_kw("between") {
+                return self.parse_time_window(false).map(Some);
+            }
+            return Err(self.expected("AS OF or BETWEEN"));
+        }
+        Ok(None)
+    }
+
+    fn parse_time_window(&mut self, keyword: bool) -> Result<TimeTravel, ParseError> {
+        let from = self.parse_time_point(keyword)?;
+        self.expect_kw("and")?;
+        let to = self.parse_time_point(keyword)?;
+        Ok(TimeTravel::Versions { from, to })
+    }
+
+    /// `TIMESTAMP expr` or `TRANSACTION expr`; after FOR SYSTEM_TIME the keyword may be
+    /// left out (the expression is then a time).
+    fn parse_time_point(&mut self, keyword: bool) -> Result<TimePoint, ParseError> {
+        if self.eat_kw("transaction") {
+            return Ok(TimePoint::Transaction(self.parse_expr_bp(P_OTHER)?));
+        }
+        if keyword && !self.is_kw("timestamp") {
+            return Err(self.expected("TIMESTAMP or TRANSACTION"));
+        }
+        // `TIMESTAMP 'text'` reads as a typed literal; `TIMESTAMP expr` as the expression.
+        if self.is_kw("timestamp") && !matches!(self.peek_at(1), Tok::Str(_)) {
+            self.advance();
+        }
+        Ok(TimePoint::Timestamp(self.parse_expr_bp(P_OTHER)?))
     }
 
     /// `(query) [AS] alias` or a parenthesized join.

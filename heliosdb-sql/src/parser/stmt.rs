@@ -575,6 +575,23 @@ impl Parser<'_> {
 
     fn parse_alter(&mut self) -> Result<StatementKind, ParseError> {
         self.advance();
+        if self.eat_kw("database") {
+            if !self.is_kw("set") {
+                // The database's name: there is one, whatever it is called.
+                self.any_word("a database name or SET")?;
+            }
+            self.expect_kw("set")?;
+            let name = self.dotted_name("a setting name")?;
+            if !self.eat_op("=") && !self.eat_kw("to") {
+                return Err(self.expected("\"=\" or TO"));
+            }
+            let value = if self.eat_kw("default") {
+                SetValue::Default
+            } else {
+                SetValue::Values(vec![self.option_value()?])
+            };
+            return Ok(StatementKind::AlterDatabase { name, value });
+        }
         self.expect_kw("table")?;
         if self.is_kw("if") {
             return Err(self.error_here("ALTER TABLE IF EXISTS is not supported"));
@@ -669,6 +686,7 @@ impl Parser<'_> {
         }
         self.expect_kw("into")?;
         let table = self.ident("a table name")?;
+        self.refuse_write_in_the_past()?;
         if self.is_kw("as") {
             return Err(self.error_here("INSERT target aliases are not supported"));
         }
@@ -799,10 +817,25 @@ impl Parser<'_> {
         Ok(items)
     }
 
+    /// Writes go to the present: `AS OF` on a write's target is refused.
+    fn refuse_write_in_the_past(&self) -> Result<(), ParseError> {
+        if (self.is_kw("as") && self.is_kw_at(1, "of"))
+            || (self.is_kw("for") && self.is_kw_at(1, "system_time"))
+            || (self.is_kw("versions") && self.is_kw_at(1, "between"))
+        {
+            return Err(self.error_here(
+                "writes cannot be made as of a past time: history is read-only (to restore \
+                 old rows, INSERT INTO t SELECT ... FROM t AS OF ...)",
+            ));
+        }
+        Ok(())
+    }
+
     fn parse_update(&mut self) -> Result<Update, ParseError> {
         self.advance();
         self.eat_kw("only");
         let table = self.ident("a table name")?;
+        self.refuse_write_in_the_past()?;
         if !self.is_kw("set") {
             if self.is_kw("as") || self.at_ident() {
                 return Err(self.error_here("UPDATE target aliases are not supported"));
@@ -833,6 +866,7 @@ impl Parser<'_> {
         self.expect_kw("from")?;
         self.eat_kw("only");
         let table = self.ident("a table name")?;
+        self.refuse_write_in_the_past()?;
         if self.is_kw("as") || self.at_ident() {
             return Err(self.error_here("DELETE target aliases are not supported"));
         }
