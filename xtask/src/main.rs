@@ -23,6 +23,10 @@
 //!   heliosdb-compress codecs (ALP, integers, FSST, string columns) against lz4_flex and
 //!   zstd on floats, integers and text, and a sensor table as a row table, a columnar table
 //!   and in SQLite: file sizes, load and aggregate query times; runs itself in release.
+//! - `cargo xtask bench-history [--quick] [--rows N] [--view-rows N] [--iterations N]`:
+//!   `AS OF` against current point reads (core and SQL), `CREATE BRANCH` on 10k/100k/1M
+//!   rows, and incremental against full refresh of a materialized GROUP BY view after a 1%
+//!   change; runs itself in release.
 //! - `cargo xtask sim [--seeds N | --seed S]`: the sync simulation over many seeds.
 //! - `cargo xtask fuzz [--seconds N] [--target NAME] [--seed S]`: mutational fuzzing of
 //!   every heliosdb-compress decoder (stable Rust, in-process; N seconds per target,
@@ -32,6 +36,7 @@
 mod bench;
 mod bench_compress;
 mod bench_crypto;
+mod bench_history;
 mod bench_net;
 mod bench_sql;
 mod bench_sync;
@@ -104,6 +109,13 @@ enum Command {
     /// The compression benchmark itself, in the current binary.
     #[command(hide = true)]
     BenchCompressRun(bench_compress::BenchCompressArgs),
+    /// Time travel, branch and materialized-view benchmark: AS OF against current point
+    /// reads, branch creation by database size, incremental against full view refresh
+    /// (builds and runs in release mode).
+    BenchHistory(bench_history::BenchHistoryArgs),
+    /// The history benchmark itself, in the current binary.
+    #[command(hide = true)]
+    BenchHistoryRun(bench_history::BenchHistoryArgs),
     /// The sync simulation (faulty network, crashes) over many seeds, optimized.
     Sim(sim::SimArgs),
     /// Fuzz the heliosdb-compress decoders (mutational, in-process, stable Rust).
@@ -129,6 +141,8 @@ fn main() -> ExitCode {
         Command::BenchVectorRun(args) => bench_vector::run(&args),
         Command::BenchCompress(args) => bench_compress::launch(&args),
         Command::BenchCompressRun(args) => bench_compress::run(&args),
+        Command::BenchHistory(args) => bench_history::launch(&args),
+        Command::BenchHistoryRun(args) => bench_history::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
     };
