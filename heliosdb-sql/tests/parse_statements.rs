@@ -750,3 +750,49 @@ fn corpus_style_statements() {
         "(NOT ((- col1) BETWEEN 1 AND 2))",
     );
 }
+
+#[test]
+fn time_travel_and_table_functions() {
+    check(
+        "select * from t as of timestamp '2026-11-25 10:00:00' x",
+        "SELECT * FROM t AS OF TIMESTAMP TIMESTAMP '2026-11-25 10:00:00' AS x",
+    );
+    check(
+        "select * from t x for system_time as of $1",
+        "SELECT * FROM t AS OF TIMESTAMP $1 AS x",
+    );
+    check(
+        "select * from t as of transaction 7 join u on t.a = u.a",
+        "SELECT * FROM t AS OF TRANSACTION 7 JOIN u ON (t.a = u.a)",
+    );
+    check(
+        "select * from t versions between transaction 1 and transaction 2 + 1",
+        "SELECT * FROM t VERSIONS BETWEEN TRANSACTION 1 AND TRANSACTION (2 + 1)",
+    );
+    check(
+        "select * from t for system_time between $1 and $2",
+        "SELECT * FROM t VERSIONS BETWEEN TIMESTAMP $1 AND TIMESTAMP $2",
+    );
+    check(
+        "select * from heliosdb_commits(10) c",
+        "SELECT * FROM heliosdb_commits(10) AS c",
+    );
+    check("select * from f()", "SELECT * FROM f()");
+    check(
+        "alter database app set history_retention to '7 days'",
+        "ALTER DATABASE SET history_retention = '7 days'",
+    );
+    check(
+        "alter database set history_retention = default",
+        "ALTER DATABASE SET history_retention = DEFAULT",
+    );
+    // `versions` and `of` still work as aliases when no time clause follows.
+    check("select * from t versions", "SELECT * FROM t AS versions");
+    for sql in [
+        "select * from t as of 5",
+        "select * from t for system_time",
+        "update t as of transaction 1 set a = 1",
+    ] {
+        assert!(parse_one(sql).is_err(), "{sql}");
+    }
+}

@@ -45,13 +45,20 @@ pub fn launch(args: &BenchHistoryArgs) -> Result<()> {
 }
 
 pub fn run(args: &BenchHistoryArgs) -> Result<()> {
-    let rows = args.rows.unwrap_or(if args.quick { 10_000 } else { 100_000 });
+    let rows = args
+        .rows
+        .unwrap_or(if args.quick { 10_000 } else { 100_000 });
     let view_rows = args
         .view_rows
         .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
-    let iterations = args.iterations.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    let iterations = args
+        .iterations
+        .unwrap_or(if args.quick { 1 } else { 5 })
+        .max(1);
     let dir = tempfile::tempdir()?;
-    println!("bench-history: {rows} rows for point reads, {view_rows} for the view, median of {iterations}");
+    println!(
+        "bench-history: {rows} rows for point reads, {view_rows} for the view, median of {iterations}"
+    );
 
     as_of_reads(&dir.path().join("asof.db"), rows, iterations)?;
     let sizes: &[usize] = if args.quick {
@@ -132,11 +139,16 @@ fn as_of_reads(path: &std::path::Path, rows: usize, iterations: usize) -> Result
             }
         }
         cur.push(start.elapsed());
-        ensure!(sum >= 2_000_000 * reads as i64, "current reads saw old rows");
+        ensure!(
+            sum >= 2_000_000 * reads as i64,
+            "current reads saw old rows"
+        );
         let start = Instant::now();
         let mut sum = 0i64;
         for &k in &keys {
-            let row = r.get_as_of("t", &[Value::Integer(k)], then)?.context("row")?;
+            let row = r
+                .get_as_of("t", &[Value::Integer(k)], then)?
+                .context("row")?;
             if let Value::Integer(v) = row.values()?[1] {
                 sum += v;
             }
@@ -191,7 +203,10 @@ fn as_of_reads(path: &std::path::Path, rows: usize, iterations: usize) -> Result
 
 fn branch_creation(dir: &std::path::Path, sizes: &[usize], iterations: usize) -> Result<()> {
     println!();
-    println!("CREATE BRANCH (median of {} creations per size):", iterations.max(3));
+    println!(
+        "CREATE BRANCH (median of {} creations per size):",
+        iterations.max(3)
+    );
     let mut first = None;
     for &n in sizes {
         let path = dir.join(format!("branch-{n}.db"));
