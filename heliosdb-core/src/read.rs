@@ -326,34 +326,41 @@ impl ReadTxn {
     }
 
     /// The row with key `key` as it was at time `at`.
+    ///
+    /// History first: the first version of the key that ended after `at` is the one valid
+    /// at `at` if it had begun by then, and if it had not, no version was (the current row
+    /// began after it ended). Only when no version ended after `at` is the current row
+    /// read, so a read of a key changed since `at` costs one lookup.
     pub fn get_as_of(&self, table: &str, key: &[Value], at: Hlc) -> Result<Option<StoredRow<'_>>> {
         fence(|| {
             self.check_as_of(at)?;
-            if let Some(row) = self.get(table, key)?
-                && row.valid_from()? <= at
-            {
-                return Ok(Some(row));
-            }
             let table = self.catalog.table(table)?;
-            let pk_key = self.full_key(table, key)?;
-            let mut start = pk_key.clone();
-            start.extend_from_slice(&at.0.saturating_add(1).to_be_bytes());
-            let mut end = pk_key;
-            end.extend_from_slice(&u64::MAX.to_be_bytes());
-            if let Some(entry) = self
-                .history()?
-                .range(start.as_slice()..=end.as_slice())?
-                .next()
-            {
-                let (_, value) = entry?;
-                if row_header(value.value())?.0 <= at {
-                    return Ok(Some(StoredRow {
-                        table,
-                        value: value.into(),
-                    }));
+            let mut k = self.full_key(table, key)?;
+            let key_len = k.len();
+            k.extend_from_slice(&at.0.saturating_add(1).to_be_bytes());
+            if let Some(entry) = self.history()?.range(k.as_slice()..)?.next() {
+                let (hk, value) = entry?;
+                let hk = hk.value();
+                // Keys are prefix-free, so this is the same key's history.
+                if hk.len() == key_len + 8 && hk[..key_len] == k[..key_len] {
+                    return Ok(if row_header(value.value())?.0 <= at {
+                        Some(StoredRow {
+                            table,
+                            value: value.into(),
+                        })
+                    } else {
+                        None
+                    });
                 }
             }
-            Ok(None)
+            k.truncate(key_len);
+            match self.lookup(table, &k)? {
+                Some(value) => {
+                    let row = StoredRow { table, value };
+                    Ok((row.valid_from()? <= at).then_some(row))
+                }
+                None => Ok(None),
+            }
         })
     }
 
