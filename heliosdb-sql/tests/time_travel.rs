@@ -127,10 +127,15 @@ fn as_of_transaction_and_timestamp_read_the_past_per_table_reference() {
 fn versions_between_lists_each_version_with_validity_and_operation() {
     let mut s = session();
     run(&mut s, "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)");
+    // Apart by more than a millisecond, the resolution of the validity columns.
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(3));
     run(&mut s, "INSERT INTO kv VALUES (1, 'a')");
     let first = last_commit(&mut s);
+    pause();
     run(&mut s, "UPDATE kv SET v = 'b' WHERE k = 1");
+    pause();
     run(&mut s, "DELETE FROM kv WHERE k = 1");
+    pause();
     run(&mut s, "INSERT INTO kv VALUES (1, 'c')");
     let last = last_commit(&mut s);
     let q = format!(
