@@ -66,8 +66,15 @@ pub fn run(args: &BenchHistoryArgs) -> Result<()> {
     } else {
         &[10_000, 100_000, 1_000_000]
     };
-    branch_creation(dir.path(), sizes, iterations)?;
-    view_refresh(&dir.path().join("mv.db"), view_rows, iterations)?;
+    // Branches and materialized views are the parts of issue 9 still being built: until
+    // this build runs their SQL, the sections say so instead of stopping the run.
+    if let Err(e) = branch_creation(dir.path(), sizes, iterations) {
+        println!("  not measured: {e:#}");
+    }
+    if let Err(e) = view_refresh(&dir.path().join("mv.db"), view_rows, iterations) {
+        println!();
+        println!("Materialized GROUP BY view: not measured: {e:#}");
+    }
     Ok(())
 }
 
